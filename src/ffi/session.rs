@@ -1,0 +1,276 @@
+//! `negsync_session`: one reconciliation with one peer, and the buffers it lends out.
+
+use core::ffi::c_char;
+use std::ffi::CString;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+use super::boundary::{Outcome, borrow, borrow_mut, bytes, guard, guard_value, writable, write};
+use super::result::{
+    NEGSYNC_NULL_PARAMETER, NEGSYNC_OK, NEGSYNC_PANIC, NEGSYNC_WRONG_STATE, code_of, negsync_result,
+};
+use super::set::negsync_set;
+use crate::{Error, Id, Session};
+
+/// One reconciliation with one peer. May move between threads, but must not be used by two threads
+/// at once; sessions from one set run concurrently on different threads.
+pub struct negsync_session {
+    pub(crate) session: Session,
+    /// The message lent out by the last initiate/reconcile.
+    message: Vec<u8>,
+    /// Detail of the last failed call, NUL-terminated; empty after a call that succeeded.
+    last_error: CString,
+    /// Set when a panic was caught inside a call on this session: its state is not trusted again.
+    poisoned: bool,
+}
+
+impl negsync_session {
+    pub(crate) fn is_poisoned(&self) -> bool {
+        self.poisoned
+    }
+
+    /// Runs a mutating call: refuses a poisoned session, records the failure text, and poisons the
+    /// session if `body` panics.
+    fn call(&mut self, body: impl FnOnce(&mut Self) -> Result<(), Error>) -> negsync_result {
+        if self.poisoned {
+            return NEGSYNC_WRONG_STATE;
+        }
+        self.last_error = CString::default();
+        match catch_unwind(AssertUnwindSafe(|| body(self))) {
+            Ok(Ok(())) => NEGSYNC_OK,
+            Ok(Err(error)) => {
+                self.last_error = CString::new(error.to_string()).unwrap_or_default();
+                code_of(&error)
+            }
+            Err(_) => {
+                self.poisoned = true;
+                self.last_error = c"a panic was caught; the session is poisoned".to_owned();
+                NEGSYNC_PANIC
+            }
+        }
+    }
+}
+
+/// Runs `body` on the session at `session`, after checking it and the out-parameters.
+///
+/// # Safety
+/// `session` is NULL or a live session used by no other thread during the call.
+unsafe fn with_session(
+    session: *mut negsync_session,
+    out_params_checked: Outcome,
+    body: impl FnOnce(&mut negsync_session) -> Result<(), Error>,
+) -> negsync_result {
+    guard(|| {
+        let handle = unsafe { borrow_mut(session) }?;
+        out_params_checked?;
+        match handle.call(body) {
+            NEGSYNC_OK => Ok(()),
+            code => Err(code),
+        }
+    })
+}
+
+/// Creates a session over a snapshot of `set` taken now, in `*out`; later changes to the set do
+/// not affect it, and the set may be freed while the session lives. When the set has not changed
+/// since its last snapshot, no items are copied. `frame_size_limit` bounds every message this
+/// side sends: 0 for none, else at least 4096 (`NEGSYNC_INVALID_ARGUMENT` for 1..4095).
+/// Free the session with `negsync_session_free`. Thread-safe with respect to the set.
+///
+/// # Safety
+/// `set` is a live set; `out` points to writable storage for one pointer.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn negsync_session_new(
+    set: *const negsync_set,
+    frame_size_limit: u64,
+    out: *mut *mut negsync_session,
+) -> negsync_result {
+    guard(|| {
+        let set = unsafe { borrow(set) }?;
+        let out = writable(out)?;
+        let session =
+            Session::new(set.set.snapshot(), frame_size_limit).map_err(|e| code_of(&e))?;
+        let handle = Box::new(negsync_session {
+            session,
+            message: Vec::new(),
+            last_error: CString::default(),
+            poisoned: false,
+        });
+        unsafe { write(out, Box::into_raw(handle)) };
+        Ok(())
+    })
+}
+
+/// Makes this session the initiator and lends out the first message in `*msg`/`*msg_len`.
+/// The buffer belongs to the session and stays valid until the next mutating call on it or its
+/// free. A second call, or a call after `negsync_session_reconcile`, is `NEGSYNC_WRONG_STATE`.
+///
+/// # Safety
+/// `session` is a live session; `msg` and `msg_len` point to writable storage.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn negsync_session_initiate(
+    session: *mut negsync_session,
+    msg: *mut *const u8,
+    msg_len: *mut usize,
+) -> negsync_result {
+    let out_params = writable(msg).and(writable(msg_len)).map(drop);
+    unsafe {
+        with_session(session, out_params, |handle| {
+            handle.message = handle.session.initiate()?;
+            write(msg, handle.message.as_ptr());
+            write(msg_len, handle.message.len());
+            Ok(())
+        })
+    }
+}
+
+/// Feeds one whole message from the peer. A session that never called initiate becomes the
+/// responder. On success: `*reply`/`*reply_len` is the next message to send (`*reply_len == 0`
+/// and `*reply == NULL`: send nothing), lent out until the next mutating call on the session or
+/// its free; `*complete` is true when the exchange is over for this side.
+///
+/// The responder completes with a reply that holds no fingerprint ranges (send that reply: the
+/// initiator will then finish). The initiator can also finish after a reply that still held one,
+/// which the responder cannot know: the initiator's silence or a closed stream also ends the
+/// exchange. `msg` may be NULL only when `msg_len` is 0 (an empty message is malformed).
+///
+/// Errors: `NEGSYNC_MALFORMED_MESSAGE`, `NEGSYNC_UNSUPPORTED_VERSION` (initiator only: a responder
+/// answers another version with the bare byte 0x61 and stays ready), `NEGSYNC_LIMIT_EXCEEDED`:
+/// the session has failed. `NEGSYNC_WRONG_STATE` after completion or failure. Details:
+/// `negsync_session_last_error`.
+///
+/// # Safety
+/// `session` is a live session; `msg` points to `msg_len` readable bytes; the out-parameters
+/// point to writable storage.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn negsync_session_reconcile(
+    session: *mut negsync_session,
+    msg: *const u8,
+    msg_len: usize,
+    reply: *mut *const u8,
+    reply_len: *mut usize,
+    complete: *mut bool,
+) -> negsync_result {
+    let out_params = writable(reply)
+        .and(writable(reply_len))
+        .and(writable(complete))
+        .map(drop);
+    let message = unsafe { bytes(msg, msg_len) };
+    let checked = out_params.and(message.map(drop));
+    unsafe {
+        with_session(session, checked, |handle| {
+            let message = message.expect("checked above");
+            let step = handle.session.reconcile(message)?;
+            handle.message = step.reply.unwrap_or_default();
+            let lent = match handle.message.is_empty() {
+                true => core::ptr::null(),
+                false => handle.message.as_ptr(),
+            };
+            write(reply, lent);
+            write(reply_len, handle.message.len());
+            write(complete, step.complete);
+            Ok(())
+        })
+    }
+}
+
+/// Lends out an ID list as one array of `*count` IDs (`*count * NEGSYNC_ID_SIZE` bytes).
+///
+/// # Safety
+/// `session` is NULL or a live session; `ids` and `count` are NULL or writable.
+unsafe fn lend_ids(
+    session: *const negsync_session,
+    ids_out: *mut *const u8,
+    count_out: *mut usize,
+    pick: fn(&Session) -> Result<&[Id], Error>,
+) -> negsync_result {
+    guard(|| {
+        let handle = unsafe { borrow(session) }?;
+        let ids_out = writable(ids_out)?;
+        let count_out = writable(count_out)?;
+        if handle.poisoned {
+            return Err(NEGSYNC_WRONG_STATE);
+        }
+        let ids = pick(&handle.session).map_err(|e| code_of(&e))?;
+        let lent = match ids.is_empty() {
+            true => core::ptr::null(),
+            // `Id` is `repr(transparent)` over `[u8; 32]`: the list is `len * 32` contiguous bytes.
+            false => ids.as_ptr().cast::<u8>(),
+        };
+        unsafe {
+            write(ids_out, lent);
+            write(count_out, ids.len());
+        }
+        Ok(())
+    })
+}
+
+/// Initiator only: every ID found so far that we have and the peer lacks, each exactly once,
+/// accumulated over all rounds, as one array of `*count * NEGSYNC_ID_SIZE` bytes (`*ids` is NULL
+/// when `*count` is 0). Lent out until the next mutating call on the session or its free.
+/// `NEGSYNC_WRONG_STATE` for a responder or a session that has not initiated.
+///
+/// # Safety
+/// `session` is a live session; `ids` and `count` point to writable storage.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn negsync_session_have_ids(
+    session: *const negsync_session,
+    ids: *mut *const u8,
+    count: *mut usize,
+) -> negsync_result {
+    unsafe { lend_ids(session, ids, count, Session::have_ids) }
+}
+
+/// Initiator only: every ID found so far that the peer has and we lack; otherwise as
+/// `negsync_session_have_ids`.
+///
+/// # Safety
+/// `session` is a live session; `ids` and `count` point to writable storage.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn negsync_session_need_ids(
+    session: *const negsync_session,
+    ids: *mut *const u8,
+    count: *mut usize,
+) -> negsync_result {
+    unsafe { lend_ids(session, ids, count, Session::need_ids) }
+}
+
+/// True when the exchange is over for this side; false for NULL or a poisoned session.
+///
+/// # Safety
+/// `session` is NULL or a live session.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn negsync_session_is_complete(session: *const negsync_session) -> bool {
+    guard_value(false, || match unsafe { borrow(session) } {
+        Ok(handle) => !handle.poisoned && handle.session.is_complete(),
+        Err(_) => false,
+    })
+}
+
+/// A NUL-terminated description of why the last mutating call on this session failed ("" after one
+/// that succeeded). Owned by the session; valid until the next mutating call on it or its free.
+/// For NULL, a static string saying so. Never NULL.
+///
+/// # Safety
+/// `session` is NULL or a live session.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn negsync_session_last_error(
+    session: *const negsync_session,
+) -> *const c_char {
+    let null_session = c"session is NULL".as_ptr();
+    guard_value(null_session, || match unsafe { borrow(session) } {
+        Ok(handle) => handle.last_error.as_ptr(),
+        Err(NEGSYNC_NULL_PARAMETER) | Err(_) => null_session,
+    })
+}
+
+/// Frees a session and every buffer it lent out; NULL is a no-op.
+///
+/// # Safety
+/// `session` is NULL or a session from `negsync_session_new` not yet freed.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn negsync_session_free(session: *mut negsync_session) {
+    guard_value((), || {
+        if !session.is_null() {
+            drop(unsafe { Box::from_raw(session) });
+        }
+    })
+}

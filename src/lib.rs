@@ -1,0 +1,58 @@
+//! # negsync
+//!
+//! Negentropy (V1) range-based set reconciliation for mesh nodes: find out, in a few round trips
+//! and a few kilobytes, which documents this node and a peer each lack.
+//!
+//! ```
+//! use negsync::{ItemSet, Session, id_for_key};
+//!
+//! let (ours, theirs) = (ItemSet::new(), ItemSet::new());
+//! ours.insert(100, id_for_key(b"doc-a")).unwrap();
+//! theirs.insert(200, id_for_key(b"doc-b")).unwrap();
+//!
+//! let mut initiator = Session::new(ours.snapshot(), 0).unwrap();
+//! let mut responder = Session::new(theirs.snapshot(), 0).unwrap();
+//! let mut message = initiator.initiate().unwrap();
+//! loop {
+//!     let reply = responder.reconcile(&message).unwrap().reply.expect("a responder always answers");
+//!     match initiator.reconcile(&reply).unwrap().reply {
+//!         Some(next) => message = next,
+//!         None => break,
+//!     }
+//! }
+//! assert_eq!(initiator.have_ids().unwrap(), [id_for_key(b"doc-a")]);
+//! assert_eq!(initiator.need_ids().unwrap(), [id_for_key(b"doc-b")]);
+//! ```
+//!
+//! Layers: this core (IDs, sets, snapshots, validation, sessions) knows nothing of C or networks;
+//! [`ffi`] is the C ABI over it, the only module with `unsafe`.
+
+#![cfg_attr(not(feature = "std"), no_std)]
+#![deny(unsafe_code)]
+#![warn(missing_docs)]
+
+extern crate alloc;
+
+mod engine;
+mod error;
+mod id;
+mod id_list;
+mod limits;
+mod lock;
+mod session;
+mod set;
+mod snapshot;
+pub mod wire;
+
+#[cfg(feature = "std")]
+pub mod ffi;
+
+pub use error::{Error, Limit};
+pub use id::{ID_SIZE, Id, Item, id_for_key, id_for_version};
+pub use limits::Limits;
+pub use session::{MIN_FRAME_SIZE_LIMIT, Role, Session, State, Step};
+pub use set::ItemSet;
+pub use snapshot::Snapshot;
+
+/// This library's version, as in Cargo.toml.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

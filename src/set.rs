@@ -1,0 +1,253 @@
+//! The mutable item set: cheap inserts and removals, sealed into a [`Snapshot`] on demand.
+
+use alloc::collections::BTreeSet;
+use alloc::vec::Vec;
+use core::mem;
+
+use crate::error::Error;
+use crate::id::{ID_SIZE, Id, Item};
+use crate::lock::Lock;
+use crate::snapshot::Snapshot;
+
+/// A set of `(timestamp, id)` items that any thread may change while sessions read snapshots of it.
+///
+/// Changes are queued and merged into a new sealed snapshot the next time one is asked for, so a
+/// batch of inserts costs one sort, and asking again with nothing changed costs nothing.
+#[derive(Default)]
+pub struct ItemSet {
+    state: Lock<SetState>,
+}
+
+#[derive(Default)]
+struct SetState {
+    sealed: Snapshot,
+    /// Items to add at the next seal; may repeat each other or items already sealed.
+    inserts: Vec<Item>,
+    /// Items to drop at the next seal, applied after `inserts`. An insert takes its item back out
+    /// of here, so whichever of insert/remove came last for an item decides.
+    removals: BTreeSet<Item>,
+}
+
+impl ItemSet {
+    /// An empty set.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds one item (a no-op if it is already there).
+    pub fn insert(&self, timestamp: u64, id: Id) -> Result<(), Error> {
+        let item = Item::new(timestamp, id)?;
+        let mut state = self.state.lock();
+        state.removals.remove(&item);
+        state.inserts.push(item);
+        Ok(())
+    }
+
+    /// Adds `timestamps.len()` items; `ids` holds their IDs back to back (`32 * count` bytes).
+    /// Nothing is added unless every item is valid.
+    pub fn insert_many(&self, timestamps: &[u64], ids: &[u8]) -> Result<(), Error> {
+        if Some(ids.len()) != timestamps.len().checked_mul(ID_SIZE) {
+            return Err(Error::InvalidArgument(
+                "ids must hold exactly 32 bytes for each timestamp",
+            ));
+        }
+        if timestamps.iter().any(|&t| t > Item::MAX_TIMESTAMP) {
+            return Err(Error::InvalidArgument(
+                "timestamp u64::MAX is reserved by the protocol as infinity",
+            ));
+        }
+        let items = timestamps
+            .iter()
+            .zip(ids.chunks_exact(ID_SIZE))
+            .map(|(&timestamp, id)| Item {
+                timestamp,
+                id: Id(id.try_into().expect("chunks_exact yields 32-byte chunks")),
+            });
+        self.extend_checked(items);
+        Ok(())
+    }
+
+    /// Adds every item (each already checked by [`Item::new`]).
+    pub fn extend<I: IntoIterator<Item = Item>>(&self, items: I) -> Result<(), Error> {
+        let items: Vec<Item> = items.into_iter().collect();
+        if items
+            .iter()
+            .any(|item| item.timestamp > Item::MAX_TIMESTAMP)
+        {
+            return Err(Error::InvalidArgument(
+                "timestamp u64::MAX is reserved by the protocol as infinity",
+            ));
+        }
+        self.extend_checked(items);
+        Ok(())
+    }
+
+    fn extend_checked<I: IntoIterator<Item = Item>>(&self, items: I) {
+        let mut state = self.state.lock();
+        let SetState {
+            inserts, removals, ..
+        } = &mut *state;
+        let items = items.into_iter();
+        inserts.reserve(items.size_hint().0);
+        if removals.is_empty() {
+            inserts.extend(items);
+        } else {
+            inserts.extend(items.inspect(|item| {
+                removals.remove(item);
+            }));
+        }
+    }
+
+    /// Removes one item (a no-op if it is not there).
+    pub fn remove(&self, timestamp: u64, id: Id) {
+        let mut state = self.state.lock();
+        state.removals.insert(Item { timestamp, id });
+    }
+
+    /// Number of distinct items.
+    pub fn len(&self) -> usize {
+        self.snapshot().len()
+    }
+
+    /// True when the set holds no items.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// True when the set holds exactly this item.
+    pub fn contains(&self, timestamp: u64, id: &Id) -> bool {
+        self.snapshot().contains(timestamp, id)
+    }
+
+    /// The set as it is now, sealed. With no change since the last call this is the same snapshot
+    /// again (no items copied).
+    pub fn snapshot(&self) -> Snapshot {
+        let mut state = self.state.lock();
+        state.seal();
+        state.sealed.clone()
+    }
+}
+
+impl SetState {
+    fn seal(&mut self) {
+        if self.inserts.is_empty() && self.removals.is_empty() {
+            return;
+        }
+        let mut inserts = mem::take(&mut self.inserts);
+        let removals = mem::take(&mut self.removals);
+        inserts.sort_unstable();
+        inserts.dedup();
+        let base = self.sealed.items();
+        let merged = if base.is_empty() && removals.is_empty() {
+            inserts
+        } else {
+            merge(base, &inserts, &removals)
+        };
+        self.sealed = Snapshot::from_sorted_unique(merged);
+    }
+}
+
+/// `(base ∪ inserts) \ removals`, all three sorted and free of duplicates.
+fn merge(base: &[Item], inserts: &[Item], removals: &BTreeSet<Item>) -> Vec<Item> {
+    let mut merged = Vec::with_capacity(base.len() + inserts.len());
+    let (mut b, mut i) = (0, 0);
+    while b < base.len() || i < inserts.len() {
+        let next = match (base.get(b), inserts.get(i)) {
+            (Some(x), Some(y)) if x < y => {
+                b += 1;
+                *x
+            }
+            (Some(x), Some(y)) if x == y => {
+                b += 1;
+                i += 1;
+                *x
+            }
+            (_, Some(y)) => {
+                i += 1;
+                *y
+            }
+            (Some(x), None) => {
+                b += 1;
+                *x
+            }
+            (None, None) => unreachable!("loop condition"),
+        };
+        if !removals.contains(&next) {
+            merged.push(next);
+        }
+    }
+    // A large removal leaves capacity that every session reading this snapshot would pin.
+    if merged.capacity() - merged.len() > merged.len() / 8 {
+        merged.shrink_to_fit();
+    }
+    merged
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn id(byte: u8) -> Id {
+        Id([byte; 32])
+    }
+
+    #[test]
+    fn last_of_insert_and_remove_wins() {
+        let set = ItemSet::new();
+        set.insert(1, id(1)).unwrap();
+        set.remove(1, id(1));
+        assert!(!set.contains(1, &id(1)));
+        set.remove(2, id(2));
+        set.insert(2, id(2)).unwrap();
+        assert!(set.contains(2, &id(2)));
+        set.insert(3, id(3)).unwrap();
+        set.remove(3, id(3));
+        set.insert(3, id(3)).unwrap();
+        set.remove(3, id(3));
+        assert!(!set.contains(3, &id(3)));
+        assert_eq!(set.len(), 1);
+    }
+
+    #[test]
+    fn duplicates_count_once_and_order_is_protocol_order() {
+        let set = ItemSet::new();
+        for (t, b) in [(7, 2), (3, 1), (7, 1), (3, 1), (1, 9), (7, 2)] {
+            set.insert(t, id(b)).unwrap();
+        }
+        let snapshot = set.snapshot();
+        let order: Vec<(u64, u8)> = snapshot
+            .items()
+            .iter()
+            .map(|item| (item.timestamp, item.id.0[0]))
+            .collect();
+        assert_eq!(order, [(1, 9), (3, 1), (7, 1), (7, 2)]);
+    }
+
+    #[test]
+    fn snapshots_are_shared_until_the_set_changes_and_never_change_themselves() {
+        let set = ItemSet::new();
+        set.insert(1, id(1)).unwrap();
+        let first = set.snapshot();
+        assert!(first.shares_items_with(&set.snapshot()));
+        set.insert(2, id(2)).unwrap();
+        set.remove(1, id(1));
+        let second = set.snapshot();
+        assert!(!first.shares_items_with(&second));
+        assert_eq!(first.len(), 1);
+        assert!(first.contains(1, &id(1)));
+        assert_eq!(second.len(), 1);
+        assert!(second.contains(2, &id(2)));
+    }
+
+    #[test]
+    fn bad_input_changes_nothing() {
+        let set = ItemSet::new();
+        assert!(set.insert(u64::MAX, id(1)).is_err());
+        assert!(set.insert_many(&[1, 2], &[0; 33]).is_err());
+        assert!(set.insert_many(&[1, u64::MAX], &[0; 64]).is_err());
+        assert_eq!(set.len(), 0);
+        set.insert_many(&[5, 4], &[[1; 32], [2; 32]].concat())
+            .unwrap();
+        assert_eq!(set.len(), 2);
+    }
+}
