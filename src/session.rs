@@ -61,7 +61,7 @@ pub struct Step {
 /// shorter valid message (unmentioned ranges mean "matches"), which no reader can tell apart.
 pub struct Session {
     engine: Negentropy<'static, SnapshotStorage>,
-    items: usize,
+    snapshot: Snapshot,
     role: Role,
     state: State,
     limits: Limits,
@@ -75,7 +75,7 @@ pub struct Session {
 impl core::fmt::Debug for Session {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("Session")
-            .field("items", &self.items)
+            .field("items", &self.snapshot.len())
             .field("role", &self.role)
             .field("state", &self.state)
             .field("rounds", &self.rounds)
@@ -104,12 +104,11 @@ impl Session {
                 "frame_size_limit must be 0 (none) or at least 4096",
             ));
         }
-        let items = snapshot.len();
-        let engine = Negentropy::owned(SnapshotStorage(snapshot), frame_size_limit)
+        let engine = Negentropy::owned(SnapshotStorage(snapshot.clone()), frame_size_limit)
             .map_err(|_| Error::Internal("engine refused a valid frame size limit"))?;
         Ok(Self {
             engine,
-            items,
+            snapshot,
             role: Role::Undecided,
             state: State::Running,
             limits,
@@ -275,9 +274,9 @@ impl Session {
         self.limits = limits;
     }
 
-    /// Items in the snapshot this session reads.
-    pub fn item_count(&self) -> usize {
-        self.items
+    /// The snapshot this session reads (shared, not copied).
+    pub fn snapshot(&self) -> &Snapshot {
+        &self.snapshot
     }
 
     /// Messages received from the peer so far.

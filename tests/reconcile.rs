@@ -1,0 +1,165 @@
+//! Whole exchanges between two sessions: the initiator learns exactly the set differences, for
+//! every frame-limit pairing, set shape and size mix; both sides respect their frame limits.
+
+mod common;
+
+use std::collections::BTreeSet;
+
+use common::{Rng, assert_exactly, difference, random_pair, run_exchange, set_of};
+use negsync::{Id, Item};
+
+const LIMIT_PAIRS: [(u64, u64); 5] = [
+    (0, 0),
+    (4096, 4096),
+    (60_000, 60_000),
+    (4096, 0),
+    (0, 60_000),
+];
+
+fn check(a: &BTreeSet<Item>, b: &BTreeSet<Item>, limits: (u64, u64)) -> common::Exchange {
+    let exchange = run_exchange(
+        set_of(a).snapshot(),
+        set_of(b).snapshot(),
+        limits.0,
+        limits.1,
+    );
+    let context = format!("|A|={} |B|={} limits={limits:?}", a.len(), b.len());
+    assert_exactly(
+        &exchange.have,
+        &difference(a, b),
+        &format!("have, {context}"),
+    );
+    assert_exactly(
+        &exchange.need,
+        &difference(b, a),
+        &format!("need, {context}"),
+    );
+    if limits.0 != 0 {
+        assert!(
+            exchange.largest_from_initiator as u64 <= limits.0,
+            "{context}"
+        );
+    }
+    if limits.1 != 0 {
+        assert!(
+            exchange.largest_from_responder as u64 <= limits.1,
+            "{context}"
+        );
+    }
+    exchange
+}
+
+#[test]
+fn random_sets_give_the_exact_difference_under_every_frame_limit_pair() {
+    let mut rng = Rng::new(0x6e65_6773_796e_6301);
+    // (shared, only on A, only on B, timestamp range)
+    let shapes = [
+        (0, 0, 0, 100),
+        (0, 50, 0, 100),
+        (0, 0, 50, 100),
+        (1000, 0, 0, 1000),
+        (1000, 10, 10, 1_000_000),
+        (3000, 200, 5, 50),
+        (3000, 5, 200, 50),
+        (500, 2000, 2000, 10),
+        (5000, 300, 300, 3),
+        (20_000, 150, 150, 1 << 40),
+    ];
+    for (shared, only_a, only_b, range) in shapes {
+        let (a, b) = random_pair(&mut rng, shared, only_a, only_b, range);
+        for limits in LIMIT_PAIRS {
+            check(&a, &b, limits);
+        }
+    }
+}
+
+#[test]
+fn many_items_on_one_timestamp() {
+    let mut rng = Rng::new(7);
+    let (a, b) = random_pair(&mut rng, 4000, 300, 300, 1);
+    for limits in LIMIT_PAIRS {
+        check(&a, &b, limits);
+    }
+}
+
+#[test]
+fn identical_sets_finish_in_one_round_trip_with_nothing_to_report() {
+    let mut rng = Rng::new(8);
+    let (a, b) = random_pair(&mut rng, 10_000, 0, 0, 1 << 32);
+    let exchange = check(&a, &b, (0, 0));
+    assert_eq!(exchange.rounds, 1);
+    assert!(exchange.responder_complete);
+}
+
+/// Frame cut regression: the responder (timestamps 1..=131, limit 4096) cuts its reply, the rest
+/// already matches, and the initiator (101..=131) finishes after a reply that still held a
+/// fingerprint range. The responder cannot know; the initiator's silence ends the exchange.
+#[test]
+fn initiator_finishes_after_a_frame_cut_reply_whose_rest_matches() {
+    let mut rng = Rng::new(9);
+    let ids: Vec<Id> = (0..131).map(|_| rng.id()).collect();
+    let item = |t: u64| Item {
+        timestamp: t,
+        id: ids[t as usize - 1],
+    };
+    let responder: BTreeSet<Item> = (1..=131).map(item).collect();
+    let initiator: BTreeSet<Item> = (101..=131).map(item).collect();
+    for initiator_limit in [0, 4096] {
+        let exchange = check(&initiator, &responder, (initiator_limit, 4096));
+        assert_eq!(exchange.need.len(), 100);
+        assert!(exchange.have.is_empty());
+        assert!(
+            !exchange.responder_complete,
+            "this case exercises the finish the responder cannot see"
+        );
+    }
+}
+
+/// After its frame cut the crate appends an empty range at infinity behind the range that already
+/// ends there; our validator must accept it (responder 122 items at limit 4096, initiator 5).
+#[test]
+fn frame_cut_with_trailing_empty_range_at_infinity_is_accepted() {
+    let mut rng = Rng::new(10);
+    let responder: BTreeSet<Item> = (0..122)
+        .map(|t| Item {
+            timestamp: 1000 + t,
+            id: rng.id(),
+        })
+        .collect();
+    let initiator: BTreeSet<Item> = responder.iter().take(5).copied().collect();
+    // `00 00 01` + the fingerprint of nothing: a range up to infinity, mode Fingerprint, empty.
+    let empty_tail: Vec<u8> = [0x00, 0x00, 0x01]
+        .into_iter()
+        .chain(EMPTY_FINGERPRINT)
+        .collect();
+    for limits in [(0, 4096), (4096, 4096)] {
+        let exchange = check(&initiator, &responder, limits);
+        let tail_seen = exchange
+            .transcript
+            .iter()
+            .any(|message| message.len() > empty_tail.len() + 3 && message.ends_with(&empty_tail));
+        assert!(
+            tail_seen,
+            "the case no longer makes the crate emit the empty range at infinity"
+        );
+        check(&responder, &initiator, (limits.1, limits.0));
+    }
+}
+
+const EMPTY_FINGERPRINT: [u8; 16] = [
+    0x7f, 0x9c, 0x9e, 0x31, 0xac, 0x82, 0x56, 0xca, 0x2f, 0x25, 0x85, 0x83, 0xdf, 0x26, 0x2d, 0xbc,
+];
+
+/// The bug this library must not repeat: a changed document kept its ID, so updates were never
+/// found. With `id_for_version`, the new version is missing on the peer and the old one on us.
+#[test]
+fn a_changed_document_is_found_in_both_directions() {
+    let old = Item::new(50, negsync::id_for_version(b"notes/today", b"hash-v1")).unwrap();
+    let new = Item::new(60, negsync::id_for_version(b"notes/today", b"hash-v2")).unwrap();
+    let other = Item::new(10, negsync::id_for_key(b"notes/other")).unwrap();
+    let ours: BTreeSet<Item> = [other, new].into();
+    let theirs: BTreeSet<Item> = [other, old].into();
+    let exchange = check(&ours, &theirs, (0, 0));
+    assert_eq!(exchange.have, [new.id]);
+    assert_eq!(exchange.need, [old.id]);
+}
