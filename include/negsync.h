@@ -145,6 +145,18 @@ extern "C" {
 #endif // __cplusplus
 
 /**
+ * Panics inside negsync's panic boundary, on purpose: for tests that check a panic becomes
+ * `NEGSYNC_PANIC` without harming the process. With a session, the panic happens inside a call on
+ * it, so that session is poisoned (every later mutating call returns `NEGSYNC_WRONG_STATE`) while
+ * other sessions and sets keep working; with NULL, it happens outside any handle. Never needed in
+ * production. Returns `NEGSYNC_PANIC` (or `NEGSYNC_WRONG_STATE` for an already poisoned session).
+ *
+ * # Safety
+ * `session` is NULL or a live session used by no other thread during the call.
+ */
+negsync_result negsync_debug_panic(struct negsync_session *session);
+
+/**
  * Writes SHA-256(key) to `out_id`: the ID of a document known by its key alone.
  *
  * `key` may be NULL only when `key_len` is 0. `out_id` must have room for NEGSYNC_ID_SIZE bytes;

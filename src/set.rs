@@ -138,11 +138,16 @@ impl SetState {
         inserts.sort_unstable();
         inserts.dedup();
         let base = self.sealed.items();
-        let merged = if base.is_empty() && removals.is_empty() {
+        let mut merged = if base.is_empty() && removals.is_empty() {
             inserts
         } else {
             merge(base, &inserts, &removals)
         };
+        // Spare capacity (from growth or duplicates) would be pinned by every session reading
+        // this snapshot; an eighth is the most we keep.
+        if merged.capacity() - merged.len() > merged.len() / 8 {
+            merged.shrink_to_fit();
+        }
         self.sealed = Snapshot::from_sorted_unique(merged);
     }
 }
@@ -175,10 +180,6 @@ fn merge(base: &[Item], inserts: &[Item], removals: &BTreeSet<Item>) -> Vec<Item
         if !removals.contains(&next) {
             merged.push(next);
         }
-    }
-    // A large removal leaves capacity that every session reading this snapshot would pin.
-    if merged.capacity() - merged.len() > merged.len() / 8 {
-        merged.shrink_to_fit();
     }
     merged
 }

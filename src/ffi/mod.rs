@@ -6,6 +6,7 @@
 #![allow(non_camel_case_types)]
 
 mod boundary;
+mod debug;
 mod id;
 mod limits;
 mod result;
@@ -13,6 +14,7 @@ mod session;
 mod set;
 mod version;
 
+pub use debug::negsync_debug_panic;
 pub use id::{negsync_id_for_key, negsync_id_for_version};
 pub use limits::{
     negsync_limits, negsync_limits_default, negsync_session_get_limits, negsync_session_set_limits,

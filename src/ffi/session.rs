@@ -30,7 +30,10 @@ impl negsync_session {
 
     /// Runs a mutating call: refuses a poisoned session, records the failure text, and poisons the
     /// session if `body` panics.
-    fn call(&mut self, body: impl FnOnce(&mut Self) -> Result<(), Error>) -> negsync_result {
+    pub(crate) fn call(
+        &mut self,
+        body: impl FnOnce(&mut Self) -> Result<(), Error>,
+    ) -> negsync_result {
         if self.poisoned {
             return NEGSYNC_WRONG_STATE;
         }
