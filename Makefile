@@ -14,7 +14,9 @@ BUILD    := build
 # What the Rust standard library needs when libnegsync.a is linked into a C program
 # (from `cargo rustc -- --print native-static-libs`).
 STATIC_DEPS := -lpthread -lm -ldl -lrt -lutil -lgcc_s
-VALGRIND := valgrind --quiet --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite,indirect
+# A hung program must fail the run, not stall it.
+RUN      := timeout 300
+VALGRIND := timeout 600 valgrind --quiet --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite,indirect
 
 C_EXAMPLES := $(patsubst bindings/c/examples/%.c,%,$(wildcard bindings/c/examples/*.c))
 C_TESTS    := $(patsubst bindings/c/tests/%.c,%,$(wildcard bindings/c/tests/test_*.c))
@@ -34,6 +36,9 @@ test: rust-checks rust-tests lib header-cxx c-tests c-valgrind python-tests exam
 
 lib:
 	cargo build --release
+
+# The library files come from `lib`; naming them as targets lets `make -j` wait for cargo.
+$(LIBDIR)/libnegsync.a $(LIBDIR)/libnegsync.so: lib ;
 
 rust-checks:
 	cargo fmt --all -- --check
@@ -62,8 +67,8 @@ header-cxx: | $(BUILD)
 
 c-tests: c-build
 	@set -e; for t in $(C_TESTS); do \
-	  echo "== C test $$t (static)"; $(BUILD)/$$t; \
-	  echo "== C test $$t (shared)"; $(BUILD)/$$t.shared; \
+	  echo "== C test $$t (static)"; $(RUN) $(BUILD)/$$t; \
+	  echo "== C test $$t (shared)"; $(RUN) $(BUILD)/$$t.shared; \
 	done
 
 c-valgrind: c-build

@@ -34,6 +34,21 @@
 #include <stdint.h>
 
 /**
+ * Neither initiate nor reconcile has been called yet.
+ */
+#define NEGSYNC_ROLE_UNDECIDED 0
+
+/**
+ * The session called initiate; it learns the have/need IDs.
+ */
+#define NEGSYNC_ROLE_INITIATOR 1
+
+/**
+ * The session answered a peer's first message.
+ */
+#define NEGSYNC_ROLE_RESPONDER 2
+
+/**
  * Major version of the header; a test ties these three to Cargo.toml.
  */
 #define NEGSYNC_VERSION_MAJOR 0
@@ -89,6 +104,44 @@ typedef struct negsync_limits {
    */
   uint64_t max_id_bytes;
 } negsync_limits;
+
+/**
+ * A session's counters, copied out by `negsync_session_get_stats`.
+ */
+typedef struct negsync_session_stats {
+  /**
+   * NEGSYNC_ROLE_UNDECIDED, NEGSYNC_ROLE_INITIATOR or NEGSYNC_ROLE_RESPONDER.
+   */
+  uint32_t role;
+  /**
+   * True when the exchange is over for this side.
+   */
+  bool complete;
+  /**
+   * True when a call failed the session (malformed input, a limit, a panic).
+   */
+  bool failed;
+  /**
+   * Messages received from the peer.
+   */
+  uint64_t rounds;
+  /**
+   * Bytes received from the peer.
+   */
+  uint64_t bytes_in;
+  /**
+   * Bytes handed out to send to the peer.
+   */
+  uint64_t bytes_out;
+  /**
+   * IDs in the have list (initiator; 0 otherwise).
+   */
+  uint64_t have_count;
+  /**
+   * IDs in the need list (initiator; 0 otherwise).
+   */
+  uint64_t need_count;
+} negsync_session_stats;
 
 
 
@@ -195,7 +248,8 @@ negsync_result negsync_limits_default(struct negsync_limits *out);
 
 /**
  * Replaces the session's limits (copied); they apply from the next message on. A value that does
- * not fit this platform's size_t is `NEGSYNC_INVALID_ARGUMENT`.
+ * not fit this platform's size_t is `NEGSYNC_INVALID_ARGUMENT`. A mutating call: it resets
+ * `negsync_session_last_error` and ends the life of buffers the session lent out.
  *
  * # Safety
  * `session` is a live session used by no other thread; `limits` points to a readable struct.
@@ -273,9 +327,11 @@ negsync_result negsync_session_reconcile(struct negsync_session *session,
 
 /**
  * Initiator only: every ID found so far that we have and the peer lacks, each exactly once,
- * accumulated over all rounds, as one array of `*count * NEGSYNC_ID_SIZE` bytes (`*ids` is NULL
+ * accumulated over all rounds (in the order found; sorted within each round, so the same
+ * exchange always lists them the same way), as one array of `*count * NEGSYNC_ID_SIZE` bytes (`*ids` is NULL
  * when `*count` is 0). Lent out until the next mutating call on the session or its free.
- * `NEGSYNC_WRONG_STATE` for a responder or a session that has not initiated.
+ * `NEGSYNC_WRONG_STATE` for a responder or a session that has not initiated. Reading does not
+ * change the session, so `negsync_session_last_error` is left as it was.
  *
  * # Safety
  * `session` is a live session; `ids` and `count` point to writable storage.
@@ -304,9 +360,12 @@ negsync_result negsync_session_need_ids(const struct negsync_session *session,
 bool negsync_session_is_complete(const struct negsync_session *session);
 
 /**
- * A NUL-terminated description of why the last mutating call on this session failed ("" after one
- * that succeeded). Owned by the session; valid until the next mutating call on it or its free.
- * For NULL, a static string saying so. Never NULL.
+ * A NUL-terminated description of why the last mutating call on this session (initiate,
+ * reconcile, set_limits) failed ("" after one that succeeded). Owned by the session; valid until
+ * the next mutating call on it or its free. For NULL, a static string saying so. Never NULL.
+ * Call it in a statement of its own after the failed call: C does not fix the order in which a
+ * function's arguments are evaluated, so in `f(negsync_session_reconcile(s, ...),
+ * negsync_session_last_error(s))` the text may be read before the call replaces it.
  *
  * # Safety
  * `session` is NULL or a live session.
@@ -331,7 +390,9 @@ negsync_result negsync_set_new(struct negsync_set **out);
 
 /**
  * Adds one item (a no-op if present). `id` points to NEGSYNC_ID_SIZE bytes, copied. The timestamp
- * UINT64_MAX is reserved by the protocol (`NEGSYNC_INVALID_ARGUMENT`). Thread-safe.
+ * UINT64_MAX is reserved by the protocol (`NEGSYNC_INVALID_ARGUMENT`). An ID must appear in a
+ * set at one timestamp only: the protocol matches ID lists by ID, so a second copy of an ID at
+ * another timestamp reads as missing on the peer. Thread-safe.
  *
  * # Safety
  * `set` is a live set from `negsync_set_new`; `id` points to 32 readable bytes.
@@ -342,8 +403,9 @@ negsync_result negsync_set_insert(struct negsync_set *set,
 
 /**
  * Adds `count` items in one call: `timestamps[i]` with the ID at `ids + 32 * i`. Both arrays are
- * copied; either may be NULL only when `count` is 0. All or nothing: if any timestamp is
- * UINT64_MAX, nothing is added (`NEGSYNC_INVALID_ARGUMENT`). Thread-safe.
+ * copied; either may be NULL only when `count` is 0, and `timestamps` need not be aligned. All or
+ * nothing: if any timestamp is UINT64_MAX, or `count * 32` overflows size_t, nothing is added
+ * (`NEGSYNC_INVALID_ARGUMENT`). Thread-safe.
  *
  * # Safety
  * `timestamps` points to `count` uint64_t, `ids` to `count * 32` readable bytes.
@@ -354,8 +416,8 @@ negsync_result negsync_set_insert_many(struct negsync_set *set,
                                        size_t count);
 
 /**
- * Removes one item (a no-op if absent). `id` points to NEGSYNC_ID_SIZE bytes. When a document
- * changes, remove its old item and insert the new one. Thread-safe.
+ * Removes one item (a no-op if absent, UINT64_MAX included). `id` points to NEGSYNC_ID_SIZE bytes.
+ * When a document changes, remove its old item and insert the new one. Thread-safe.
  *
  * # Safety
  * `set` is a live set; `id` points to 32 readable bytes.
@@ -380,6 +442,15 @@ size_t negsync_set_len(const struct negsync_set *set);
  * `set` is NULL or a set from `negsync_set_new` not yet freed.
  */
 void negsync_set_free(struct negsync_set *set);
+
+/**
+ * Copies the session's counters to `*out`. Reading does not change the session.
+ *
+ * # Safety
+ * `session` is a live session; `out` points to a writable `negsync_session_stats`.
+ */
+negsync_result negsync_session_get_stats(const struct negsync_session *session,
+                                         struct negsync_session_stats *out);
 
 /**
  * The version of the linked library, e.g. "0.1.0": static, NUL-terminated, never NULL, never to be

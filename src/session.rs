@@ -205,6 +205,10 @@ impl Session {
         if (held + new_ids).saturating_mul(ID_SIZE) > self.limits.max_id_bytes {
             return Err(Error::LimitExceeded(Limit::IdBytes));
         }
+        // The engine finds them in hash order; sorting each round keeps a given exchange's lists
+        // the same from run to run (logs, tests and transcripts can be compared).
+        have.sort_unstable();
+        need.sort_unstable();
         have.iter().for_each(|id| self.have.add(from_engine_id(id)));
         need.iter().for_each(|id| self.need.add(from_engine_id(id)));
         Ok(Step {
@@ -230,7 +234,8 @@ impl Session {
         })
     }
 
-    /// Initiator only: IDs we have and the peer lacks, found so far, each once.
+    /// Initiator only: IDs we have and the peer lacks, found so far, each once, in the order
+    /// found (sorted within each round).
     pub fn have_ids(&self) -> Result<&[Id], Error> {
         self.ensure_initiator()?;
         Ok(self.have.ids())

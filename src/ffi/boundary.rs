@@ -1,6 +1,7 @@
 //! The panic boundary and the pointer checks every export goes through.
 
 use core::slice;
+use std::borrow::Cow;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use super::result::{NEGSYNC_NULL_PARAMETER, NEGSYNC_OK, NEGSYNC_PANIC, negsync_result};
@@ -46,15 +47,26 @@ pub(crate) unsafe fn bytes<'a>(ptr: *const u8, len: usize) -> Result<&'a [u8], n
     }
 }
 
-/// `count` values at `ptr`; NULL is accepted only with `count == 0`.
+/// `count` uint64 values at `ptr`; NULL is accepted only with `count == 0`. C code often points
+/// into a packet or file buffer, so a misaligned array is copied rather than read in place.
 ///
 /// # Safety
-/// A non-NULL `ptr` points to `count` readable, aligned `T`s that stay unchanged for `'a`.
-pub(crate) unsafe fn array<'a, T>(ptr: *const T, count: usize) -> Result<&'a [T], negsync_result> {
+/// A non-NULL `ptr` points to `count * 8` readable bytes that stay unchanged for `'a`.
+pub(crate) unsafe fn u64_array<'a>(
+    ptr: *const u64,
+    count: usize,
+) -> Result<Cow<'a, [u64]>, negsync_result> {
     match (ptr.is_null(), count) {
-        (true, 0) => Ok(&[]),
+        (true, 0) => Ok(Cow::Borrowed(&[])),
         (true, _) => Err(NEGSYNC_NULL_PARAMETER),
-        (false, _) => Ok(unsafe { slice::from_raw_parts(ptr, count) }),
+        (false, _) if ptr.is_aligned() => {
+            Ok(Cow::Borrowed(unsafe { slice::from_raw_parts(ptr, count) }))
+        }
+        (false, _) => Ok(Cow::Owned(
+            (0..count)
+                .map(|i| unsafe { ptr.add(i).read_unaligned() })
+                .collect(),
+        )),
     }
 }
 

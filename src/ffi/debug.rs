@@ -16,7 +16,9 @@ use crate::Error;
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn negsync_debug_panic(session: *mut negsync_session) -> negsync_result {
     match unsafe { session.as_mut() } {
-        Some(handle) => handle.call(|_| -> Result<(), Error> { panic!("negsync_debug_panic") }),
+        Some(handle) => handle.call(Ok(()), |_, ()| -> Result<(), Error> {
+            panic!("negsync_debug_panic")
+        }),
         None => {
             let code = guard(|| panic!("negsync_debug_panic"));
             debug_assert_eq!(code, NEGSYNC_PANIC);

@@ -1,8 +1,8 @@
 //! `negsync_limits`: what a peer may make one session do, at most.
 
 use super::boundary::{borrow, guard, writable, write};
-use super::result::{NEGSYNC_INVALID_ARGUMENT, NEGSYNC_WRONG_STATE, negsync_result};
-use super::session::negsync_session;
+use super::result::{NEGSYNC_INVALID_ARGUMENT, negsync_result};
+use super::session::{negsync_session, with_session};
 use crate::Limits;
 
 /// Per-session limits. Exceeding one fails the session with `NEGSYNC_LIMIT_EXCEEDED`.
@@ -42,7 +42,8 @@ pub unsafe extern "C" fn negsync_limits_default(out: *mut negsync_limits) -> neg
 }
 
 /// Replaces the session's limits (copied); they apply from the next message on. A value that does
-/// not fit this platform's size_t is `NEGSYNC_INVALID_ARGUMENT`.
+/// not fit this platform's size_t is `NEGSYNC_INVALID_ARGUMENT`. A mutating call: it resets
+/// `negsync_session_last_error` and ends the life of buffers the session lent out.
 ///
 /// # Safety
 /// `session` is a live session used by no other thread; `limits` points to a readable struct.
@@ -51,21 +52,20 @@ pub unsafe extern "C" fn negsync_session_set_limits(
     session: *mut negsync_session,
     limits: *const negsync_limits,
 ) -> negsync_result {
-    guard(|| {
-        let handle = unsafe { super::boundary::borrow_mut(session) }?;
-        let limits = unsafe { borrow(limits) }?;
-        let size = |value: u64| usize::try_from(value).map_err(|_| NEGSYNC_INVALID_ARGUMENT);
-        let limits = Limits {
+    let size = |value: u64| usize::try_from(value).map_err(|_| NEGSYNC_INVALID_ARGUMENT);
+    let converted = unsafe { borrow(limits) }.and_then(|limits| {
+        Ok(Limits {
             max_message_size: size(limits.max_message_size)?,
             max_rounds: limits.max_rounds,
             max_id_bytes: size(limits.max_id_bytes)?,
-        };
-        if handle.is_poisoned() {
-            return Err(NEGSYNC_WRONG_STATE);
-        }
-        handle.session.set_limits(limits);
-        Ok(())
-    })
+        })
+    });
+    unsafe {
+        with_session(session, converted, |handle, limits| {
+            handle.session.set_limits(limits);
+            Ok(())
+        })
+    }
 }
 
 /// Writes the session's current limits to `*out`.

@@ -12,6 +12,7 @@ mod limits;
 mod result;
 mod session;
 mod set;
+mod stats;
 mod version;
 
 pub use debug::negsync_debug_panic;
@@ -29,4 +30,5 @@ pub use set::{
     negsync_set, negsync_set_free, negsync_set_insert, negsync_set_insert_many, negsync_set_len,
     negsync_set_new, negsync_set_remove,
 };
+pub use stats::*;
 pub use version::*;

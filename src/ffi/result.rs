@@ -1,6 +1,6 @@
 //! Result codes: one per failure class, with a static description each.
 
-use core::ffi::c_char;
+use core::ffi::{CStr, c_char};
 
 use crate::Error;
 
@@ -41,11 +41,9 @@ pub(crate) fn code_of(error: &Error) -> negsync_result {
     }
 }
 
-/// A static, NUL-terminated description of a result code ("unknown result code" for a value no
-/// version of negsync returns). Never NULL; never free it. Thread-safe.
-#[unsafe(no_mangle)]
-pub extern "C" fn negsync_result_str(result: negsync_result) -> *const c_char {
-    let text: &'static core::ffi::CStr = match result {
+/// The description of a code, as `negsync_result_str` returns it.
+pub(crate) fn describe(result: negsync_result) -> &'static CStr {
+    match result {
         NEGSYNC_OK => c"NEGSYNC_OK: success",
         NEGSYNC_NULL_PARAMETER => c"NEGSYNC_NULL_PARAMETER: a required pointer was NULL",
         NEGSYNC_INVALID_ARGUMENT => c"NEGSYNC_INVALID_ARGUMENT: an argument has an invalid value",
@@ -60,6 +58,12 @@ pub extern "C" fn negsync_result_str(result: negsync_result) -> *const c_char {
         NEGSYNC_PANIC => c"NEGSYNC_PANIC: a panic inside negsync was caught",
         NEGSYNC_INTERNAL => c"NEGSYNC_INTERNAL: internal error (a bug in negsync)",
         _ => c"unknown result code",
-    };
-    text.as_ptr()
+    }
+}
+
+/// A static, NUL-terminated description of a result code ("unknown result code" for a value no
+/// version of negsync returns). Never NULL; never free it. Thread-safe.
+#[unsafe(no_mangle)]
+pub extern "C" fn negsync_result_str(result: negsync_result) -> *const c_char {
+    describe(result).as_ptr()
 }

@@ -4,9 +4,9 @@ use core::ffi::c_char;
 use std::ffi::CString;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
-use super::boundary::{Outcome, borrow, borrow_mut, bytes, guard, guard_value, writable, write};
+use super::boundary::{borrow, borrow_mut, bytes, guard, guard_value, writable, write};
 use super::result::{
-    NEGSYNC_NULL_PARAMETER, NEGSYNC_OK, NEGSYNC_PANIC, NEGSYNC_WRONG_STATE, code_of, negsync_result,
+    NEGSYNC_OK, NEGSYNC_PANIC, NEGSYNC_WRONG_STATE, code_of, describe, negsync_result,
 };
 use super::set::negsync_set;
 use crate::{Error, Id, Session};
@@ -20,25 +20,31 @@ pub struct negsync_session {
     /// Detail of the last failed call, NUL-terminated; empty after a call that succeeded.
     last_error: CString,
     /// Set when a panic was caught inside a call on this session: its state is not trusted again.
-    poisoned: bool,
+    pub(crate) poisoned: bool,
 }
 
 impl negsync_session {
-    pub(crate) fn is_poisoned(&self) -> bool {
-        self.poisoned
-    }
-
-    /// Runs a mutating call: refuses a poisoned session, records the failure text, and poisons the
-    /// session if `body` panics.
-    pub(crate) fn call(
+    /// Runs a mutating call: refuses a poisoned session, records why any failure happened
+    /// (a refused `precondition`, such as a NULL out-parameter, included), and poisons the session
+    /// if `body` panics.
+    pub(crate) fn call<T>(
         &mut self,
-        body: impl FnOnce(&mut Self) -> Result<(), Error>,
+        precondition: Result<T, negsync_result>,
+        body: impl FnOnce(&mut Self, T) -> Result<(), Error>,
     ) -> negsync_result {
         if self.poisoned {
+            self.last_error = c"the session is poisoned by an earlier panic".to_owned();
             return NEGSYNC_WRONG_STATE;
         }
         self.last_error = CString::default();
-        match catch_unwind(AssertUnwindSafe(|| body(self))) {
+        let checked = match precondition {
+            Ok(checked) => checked,
+            Err(code) => {
+                self.last_error = describe(code).to_owned();
+                return code;
+            }
+        };
+        match catch_unwind(AssertUnwindSafe(|| body(self, checked))) {
             Ok(Ok(())) => NEGSYNC_OK,
             Ok(Err(error)) => {
                 self.last_error = CString::new(error.to_string()).unwrap_or_default();
@@ -53,19 +59,18 @@ impl negsync_session {
     }
 }
 
-/// Runs `body` on the session at `session`, after checking it and the out-parameters.
+/// Runs a mutating call on the session at `session` (see [`negsync_session::call`]).
 ///
 /// # Safety
 /// `session` is NULL or a live session used by no other thread during the call.
-unsafe fn with_session(
+pub(crate) unsafe fn with_session<T>(
     session: *mut negsync_session,
-    out_params_checked: Outcome,
-    body: impl FnOnce(&mut negsync_session) -> Result<(), Error>,
+    precondition: Result<T, negsync_result>,
+    body: impl FnOnce(&mut negsync_session, T) -> Result<(), Error>,
 ) -> negsync_result {
     guard(|| {
         let handle = unsafe { borrow_mut(session) }?;
-        out_params_checked?;
-        match handle.call(body) {
+        match handle.call(precondition, body) {
             NEGSYNC_OK => Ok(()),
             code => Err(code),
         }
@@ -114,9 +119,9 @@ pub unsafe extern "C" fn negsync_session_initiate(
     msg: *mut *const u8,
     msg_len: *mut usize,
 ) -> negsync_result {
-    let out_params = writable(msg).and(writable(msg_len)).map(drop);
+    let out_params = writable(msg).and(writable(msg_len));
     unsafe {
-        with_session(session, out_params, |handle| {
+        with_session(session, out_params, |handle, _| {
             handle.message = handle.session.initiate()?;
             write(msg, handle.message.as_ptr());
             write(msg_len, handle.message.len());
@@ -154,13 +159,10 @@ pub unsafe extern "C" fn negsync_session_reconcile(
 ) -> negsync_result {
     let out_params = writable(reply)
         .and(writable(reply_len))
-        .and(writable(complete))
-        .map(drop);
-    let message = unsafe { bytes(msg, msg_len) };
-    let checked = out_params.and(message.map(drop));
+        .and(writable(complete));
+    let message = out_params.and_then(|_| unsafe { bytes(msg, msg_len) });
     unsafe {
-        with_session(session, checked, |handle| {
-            let message = message.expect("checked above");
+        with_session(session, message, |handle, message| {
             let step = handle.session.reconcile(message)?;
             handle.message = step.reply.unwrap_or_default();
             let lent = match handle.message.is_empty() {
@@ -207,9 +209,11 @@ unsafe fn lend_ids(
 }
 
 /// Initiator only: every ID found so far that we have and the peer lacks, each exactly once,
-/// accumulated over all rounds, as one array of `*count * NEGSYNC_ID_SIZE` bytes (`*ids` is NULL
+/// accumulated over all rounds (in the order found; sorted within each round, so the same
+/// exchange always lists them the same way), as one array of `*count * NEGSYNC_ID_SIZE` bytes (`*ids` is NULL
 /// when `*count` is 0). Lent out until the next mutating call on the session or its free.
-/// `NEGSYNC_WRONG_STATE` for a responder or a session that has not initiated.
+/// `NEGSYNC_WRONG_STATE` for a responder or a session that has not initiated. Reading does not
+/// change the session, so `negsync_session_last_error` is left as it was.
 ///
 /// # Safety
 /// `session` is a live session; `ids` and `count` point to writable storage.
@@ -248,9 +252,12 @@ pub unsafe extern "C" fn negsync_session_is_complete(session: *const negsync_ses
     })
 }
 
-/// A NUL-terminated description of why the last mutating call on this session failed ("" after one
-/// that succeeded). Owned by the session; valid until the next mutating call on it or its free.
-/// For NULL, a static string saying so. Never NULL.
+/// A NUL-terminated description of why the last mutating call on this session (initiate,
+/// reconcile, set_limits) failed ("" after one that succeeded). Owned by the session; valid until
+/// the next mutating call on it or its free. For NULL, a static string saying so. Never NULL.
+/// Call it in a statement of its own after the failed call: C does not fix the order in which a
+/// function's arguments are evaluated, so in `f(negsync_session_reconcile(s, ...),
+/// negsync_session_last_error(s))` the text may be read before the call replaces it.
 ///
 /// # Safety
 /// `session` is NULL or a live session.
@@ -261,7 +268,7 @@ pub unsafe extern "C" fn negsync_session_last_error(
     let null_session = c"session is NULL".as_ptr();
     guard_value(null_session, || match unsafe { borrow(session) } {
         Ok(handle) => handle.last_error.as_ptr(),
-        Err(NEGSYNC_NULL_PARAMETER) | Err(_) => null_session,
+        Err(_) => null_session,
     })
 }
 

@@ -1,6 +1,6 @@
 //! `negsync_set`: a mutable item set, internally synchronized.
 
-use super::boundary::{array, borrow, bytes, guard, guard_value, id, writable, write};
+use super::boundary::{borrow, bytes, guard, guard_value, id, u64_array, writable, write};
 use super::result::{NEGSYNC_INVALID_ARGUMENT, negsync_result};
 use crate::{ID_SIZE, ItemSet};
 
@@ -27,7 +27,9 @@ pub unsafe extern "C" fn negsync_set_new(out: *mut *mut negsync_set) -> negsync_
 }
 
 /// Adds one item (a no-op if present). `id` points to NEGSYNC_ID_SIZE bytes, copied. The timestamp
-/// UINT64_MAX is reserved by the protocol (`NEGSYNC_INVALID_ARGUMENT`). Thread-safe.
+/// UINT64_MAX is reserved by the protocol (`NEGSYNC_INVALID_ARGUMENT`). An ID must appear in a
+/// set at one timestamp only: the protocol matches ID lists by ID, so a second copy of an ID at
+/// another timestamp reads as missing on the peer. Thread-safe.
 ///
 /// # Safety
 /// `set` is a live set from `negsync_set_new`; `id` points to 32 readable bytes.
@@ -47,8 +49,9 @@ pub unsafe extern "C" fn negsync_set_insert(
 }
 
 /// Adds `count` items in one call: `timestamps[i]` with the ID at `ids + 32 * i`. Both arrays are
-/// copied; either may be NULL only when `count` is 0. All or nothing: if any timestamp is
-/// UINT64_MAX, nothing is added (`NEGSYNC_INVALID_ARGUMENT`). Thread-safe.
+/// copied; either may be NULL only when `count` is 0, and `timestamps` need not be aligned. All or
+/// nothing: if any timestamp is UINT64_MAX, or `count * 32` overflows size_t, nothing is added
+/// (`NEGSYNC_INVALID_ARGUMENT`). Thread-safe.
 ///
 /// # Safety
 /// `timestamps` points to `count` uint64_t, `ids` to `count * 32` readable bytes.
@@ -62,16 +65,16 @@ pub unsafe extern "C" fn negsync_set_insert_many(
     guard(|| {
         let set = unsafe { borrow(set) }?;
         let id_bytes = count.checked_mul(ID_SIZE).ok_or(NEGSYNC_INVALID_ARGUMENT)?;
-        let timestamps = unsafe { array(timestamps, count) }?;
+        let timestamps = unsafe { u64_array(timestamps, count) }?;
         let ids = unsafe { bytes(ids, id_bytes) }?;
         set.set
-            .insert_many(timestamps, ids)
+            .insert_many(&timestamps, ids)
             .map_err(|_| NEGSYNC_INVALID_ARGUMENT)
     })
 }
 
-/// Removes one item (a no-op if absent). `id` points to NEGSYNC_ID_SIZE bytes. When a document
-/// changes, remove its old item and insert the new one. Thread-safe.
+/// Removes one item (a no-op if absent, UINT64_MAX included). `id` points to NEGSYNC_ID_SIZE bytes.
+/// When a document changes, remove its old item and insert the new one. Thread-safe.
 ///
 /// # Safety
 /// `set` is a live set; `id` points to 32 readable bytes.

@@ -1,0 +1,122 @@
+"""negsync: Negentropy (V1) set reconciliation, over the libnegsync C ABI (via ctypes).
+
+Two peers each hold an ``ItemSet`` of (timestamp, 32-byte id) items. One side opens a
+``Session`` and calls ``initiate()``; the other feeds that message to its own session's
+``reconcile()`` and sends back the reply; the two alternate until the initiator's
+``reconcile()`` returns ``None``. The initiator then reads ``have_ids`` (ours, the peer lacks
+them) and ``need_ids`` (the peer's, we lack them)::
+
+    import negsync
+    with negsync.ItemSet() as mine, negsync.ItemSet() as theirs:
+        mine.insert(1700000000, negsync.id_for_key("nodes::node-1"))
+        with negsync.Session(mine) as initiator, negsync.Session(theirs) as responder:
+            message = initiator.initiate()
+            while message is not None:
+                message = initiator.reconcile(responder.reconcile(message))
+            print(initiator.have_ids, initiator.need_ids)
+
+The library is looked up in this order: the path in the environment variable
+``NEGSYNC_LIB``; a copy inside this package; this repository's ``target/release`` (what
+``cargo build --release`` writes); ``ctypes.util.find_library("negsync")``.
+
+Errors: every refusal by the library, and arguments Python can check first, raise
+``NegsyncError`` (``.code`` is one of the ``NEGSYNC_*`` constants). Using a closed ``ItemSet``
+or ``Session`` raises ``ValueError``; passing the wrong type raises ``TypeError``.
+"""
+
+import ctypes
+
+from . import _ffi
+from .errors import (
+    NEGSYNC_INTERNAL,
+    NEGSYNC_INVALID_ARGUMENT,
+    NEGSYNC_LIMIT_EXCEEDED,
+    NEGSYNC_MALFORMED_MESSAGE,
+    NEGSYNC_NULL_PARAMETER,
+    NEGSYNC_OK,
+    NEGSYNC_PANIC,
+    NEGSYNC_UNSUPPORTED_VERSION,
+    NEGSYNC_WRONG_STATE,
+    NegsyncError,
+)
+from .session import (
+    NEGSYNC_ROLE_INITIATOR,
+    NEGSYNC_ROLE_RESPONDER,
+    NEGSYNC_ROLE_UNDECIDED,
+    Limits,
+    Session,
+    SessionStats,
+)
+from .set import ItemSet
+
+#: The version of the loaded library (``negsync_version()``), e.g. "0.1.0".
+__version__ = _ffi.library_version
+
+#: Bytes in a document ID.
+NEGSYNC_ID_SIZE = _ffi.ID_SIZE
+
+__all__ = [
+    "NEGSYNC_ROLE_UNDECIDED",
+    "NEGSYNC_ROLE_INITIATOR",
+    "NEGSYNC_ROLE_RESPONDER",
+    "SessionStats",
+    "__version__",
+    "NEGSYNC_ID_SIZE",
+    "ItemSet",
+    "Session",
+    "Limits",
+    "NegsyncError",
+    "id_for_key",
+    "id_for_version",
+    "result_str",
+    "NEGSYNC_OK",
+    "NEGSYNC_NULL_PARAMETER",
+    "NEGSYNC_INVALID_ARGUMENT",
+    "NEGSYNC_MALFORMED_MESSAGE",
+    "NEGSYNC_UNSUPPORTED_VERSION",
+    "NEGSYNC_WRONG_STATE",
+    "NEGSYNC_LIMIT_EXCEEDED",
+    "NEGSYNC_PANIC",
+    "NEGSYNC_INTERNAL",
+]
+
+
+def _utf8_or_bytes(value, where, what):
+    if isinstance(value, str):
+        value = value.encode("utf-8")
+    return _ffi.readable_bytes(value, where, what)
+
+
+def id_for_key(key):
+    """The ID of a document known by its key alone: SHA-256(key), 32 bytes.
+
+    ``key`` is bytes-like, or a str (encoded as UTF-8).
+    """
+    key_argument, key_length, keep_alive = _utf8_or_bytes(key, "id_for_key", "key")
+    out = (ctypes.c_char * _ffi.ID_SIZE)()
+    _ffi.lib.negsync_id_for_key(key_argument, key_length, out)
+    del keep_alive
+    return out.raw
+
+
+def id_for_version(key, version):
+    """The ID of one version of a document: SHA-256(u64_le(len(key)) || key || version).
+
+    ``version`` is a content hash or the CRDT heads, so a changed document gets a new ID
+    (remove the old item, insert the new one). Both arguments are bytes-like, or str (UTF-8).
+    """
+    key_argument, key_length, key_alive = _utf8_or_bytes(key, "id_for_version", "key")
+    version_argument, version_length, version_alive = _utf8_or_bytes(
+        version, "id_for_version", "version"
+    )
+    out = (ctypes.c_char * _ffi.ID_SIZE)()
+    _ffi.lib.negsync_id_for_version(
+        key_argument, key_length, version_argument, version_length, out
+    )
+    del key_alive, version_alive
+    return out.raw
+
+
+def result_str(code):
+    """The library's description of a result code (``negsync_result_str``)."""
+    return _ffi.result_str(code)

@@ -1,0 +1,53 @@
+"""Result codes of the C ABI and the one exception that carries them.
+
+The numbers are those of ``include/negsync.h``; the library promises they are stable across
+versions, so they are plain constants here rather than values read at run time.
+"""
+
+NEGSYNC_OK = 0
+NEGSYNC_NULL_PARAMETER = 1
+NEGSYNC_INVALID_ARGUMENT = 2
+NEGSYNC_MALFORMED_MESSAGE = 3
+NEGSYNC_UNSUPPORTED_VERSION = 4
+NEGSYNC_WRONG_STATE = 5
+NEGSYNC_LIMIT_EXCEEDED = 6
+NEGSYNC_PANIC = 7
+NEGSYNC_INTERNAL = 8
+
+#: Every result code by number, with its name as written in the header.
+RESULT_NAMES = {
+    NEGSYNC_OK: "NEGSYNC_OK",
+    NEGSYNC_NULL_PARAMETER: "NEGSYNC_NULL_PARAMETER",
+    NEGSYNC_INVALID_ARGUMENT: "NEGSYNC_INVALID_ARGUMENT",
+    NEGSYNC_MALFORMED_MESSAGE: "NEGSYNC_MALFORMED_MESSAGE",
+    NEGSYNC_UNSUPPORTED_VERSION: "NEGSYNC_UNSUPPORTED_VERSION",
+    NEGSYNC_WRONG_STATE: "NEGSYNC_WRONG_STATE",
+    NEGSYNC_LIMIT_EXCEEDED: "NEGSYNC_LIMIT_EXCEEDED",
+    NEGSYNC_PANIC: "NEGSYNC_PANIC",
+    NEGSYNC_INTERNAL: "NEGSYNC_INTERNAL",
+}
+
+
+class NegsyncError(Exception):
+    """A negsync call failed.
+
+    ``code`` is the ``negsync_result`` (one of the ``NEGSYNC_*`` constants), ``name`` its name,
+    and ``detail`` the library's explanation when it gave one (for sessions, the text of
+    ``negsync_session_last_error``). ``str(error)`` reads as one line: where it failed, the
+    library's description of the code (``negsync_result_str``), then the detail.
+
+    Arguments the binding can check before calling the library (an ID that is not 32 bytes,
+    ID and timestamp arrays of different lengths, a timestamp outside 0..2**64-1) raise this
+    same exception with ``NEGSYNC_INVALID_ARGUMENT``, so one ``except NegsyncError`` catches
+    every refusal whether Python or the library noticed it first.
+    """
+
+    def __init__(self, code, message, detail=""):
+        super().__init__(message)
+        self.code = code
+        self.detail = detail
+
+    @property
+    def name(self):
+        """The code's name, e.g. ``"NEGSYNC_MALFORMED_MESSAGE"``."""
+        return RESULT_NAMES.get(self.code, f"unknown result code {self.code}")

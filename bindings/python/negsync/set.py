@@ -1,0 +1,117 @@
+"""ItemSet: the Python face of ``negsync_set``."""
+
+import ctypes
+import threading
+
+from . import _ffi
+
+
+class ItemSet:
+    """A mutable set of (timestamp, 32-byte id) items, the thing two peers reconcile.
+
+    Items are distinct by (timestamp, id); inserting one already present, or removing one
+    absent, does nothing. Timestamps are the document's own time (never the time of the sync)
+    in 0..2**64-2: 2**64-1 is reserved by the protocol.
+
+    Sessions take a snapshot when created (``Session(item_set)``): later changes to the set
+    do not affect them, and the set may be closed while they live.
+
+    Use it as a context manager or call ``close()``; a closed set raises ``ValueError`` on
+    any use, like a closed file. Invalid arguments raise ``NegsyncError`` with
+    ``NEGSYNC_INVALID_ARGUMENT``. Safe to share between threads.
+    """
+
+    def __init__(self):
+        self._handle = None
+        # Guards the handle against close() on one thread while another thread is inside a
+        # call: the library synchronizes its own set, but cannot survive being freed mid-call.
+        self._lock = threading.Lock()
+        handle = _ffi.SetPointer()
+        _ffi.lib.negsync_set_new(ctypes.byref(handle))
+        self._handle = handle
+
+    def _live_handle(self):
+        if self._handle is None:
+            raise ValueError("negsync: operation on a closed ItemSet")
+        return self._handle
+
+    def insert(self, timestamp, id):
+        """Adds the item (timestamp, id); ``id`` is 32 bytes (bytes-like)."""
+        where = "ItemSet.insert"
+        _ffi.check_uint64(timestamp, where, "timestamp")
+        id_argument, keep_alive = _ffi.exact_id(id, where)
+        with self._lock:
+            _ffi.lib.negsync_set_insert(self._live_handle(), timestamp, id_argument)
+        del keep_alive
+
+    def insert_many(self, timestamps, ids):
+        """Adds ``len(timestamps)`` items in one library call: ``timestamps[i]`` with the ID at
+        ``ids[32*i : 32*i+32]``.
+
+        ``timestamps`` is any sequence of ints (converted once with ``array('Q', ...)``), or
+        a buffer of native uint64 (``array('Q')``, a numpy uint64 array), read in place; a
+        byte buffer is refused with ``TypeError``. ``ids`` is one bytes-like blob of
+        ``32 * len(timestamps)`` bytes (``bytes``, ``bytearray``, ``memoryview``), read in
+        place too (a read-only view into something other than a whole ``bytes`` is copied
+        once). All or nothing: if any timestamp is refused, no item is added.
+        """
+        where = "ItemSet.insert_many"
+        timestamp_array, count, timestamps_alive = _ffi.uint64_array(timestamps, where)
+        ids_argument, ids_length, ids_alive = _ffi.readable_bytes(ids, where, "ids")
+        if ids_length != count * _ffi.ID_SIZE:
+            raise _ffi.invalid_argument(
+                where,
+                f"ids holds {ids_length} bytes, but {count} timestamps need "
+                f"{count * _ffi.ID_SIZE} ({_ffi.ID_SIZE} per item)",
+            )
+        with self._lock:
+            _ffi.lib.negsync_set_insert_many(
+                self._live_handle(), timestamp_array, ids_argument, count
+            )
+        del timestamps_alive, ids_alive
+
+    def remove(self, timestamp, id):
+        """Removes the item (timestamp, id) if present. When a document changes, remove its
+        old item and insert the new one (see ``id_for_version``)."""
+        where = "ItemSet.remove"
+        _ffi.check_uint64(timestamp, where, "timestamp")
+        id_argument, keep_alive = _ffi.exact_id(id, where)
+        with self._lock:
+            _ffi.lib.negsync_set_remove(self._live_handle(), timestamp, id_argument)
+        del keep_alive
+
+    def __len__(self):
+        """The number of distinct items."""
+        with self._lock:
+            return _ffi.lib.negsync_set_len(self._live_handle())
+
+    @property
+    def closed(self):
+        """True once ``close()`` has been called."""
+        return self._handle is None
+
+    def close(self):
+        """Frees the set. Idempotent. Sessions created from it keep working."""
+        with self._lock:
+            handle, self._handle = self._handle, None
+            if handle is not None:
+                _ffi.lib.negsync_set_free(handle)
+
+    def __enter__(self):
+        self._live_handle()
+        return self
+
+    def __exit__(self, *exc_info):
+        self.close()
+
+    def __del__(self):
+        # A safety net only: at interpreter exit the module may already be torn down.
+        try:
+            self.close()
+        except Exception:
+            pass
+
+    def __repr__(self):
+        if self._handle is None:
+            return "<negsync.ItemSet closed>"
+        return f"<negsync.ItemSet items={len(self)}>"

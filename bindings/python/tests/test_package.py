@@ -1,0 +1,280 @@
+"""The package as a whole: declarations against the header, versions, finding the library,
+installing, and the example."""
+
+import contextlib
+import ctypes
+import ctypes.util
+import importlib.util
+import inspect
+import io
+import os
+import re
+import shutil
+import subprocess
+import sys
+
+import pytest
+from conftest import PYTHON_DIR, REPO_ROOT
+
+import negsync
+from negsync import _ffi
+
+HEADER = (REPO_ROOT / "include" / "negsync.h").read_text()
+
+
+def environment_without_negsync_lib(**extra):
+    env = {name: value for name, value in os.environ.items() if name != "NEGSYNC_LIB"}
+    env.update(extra)
+    return env
+
+
+def run_python(code, cwd, **env):
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=cwd,
+        env=environment_without_negsync_lib(**env),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+# --- The header, the declarations and the versions -------------------------------------------
+
+C_TYPES = {
+    "negsync_result": ctypes.c_uint32,
+    "size_t": ctypes.c_size_t,
+    "uint64_t": ctypes.c_uint64,
+    "bool": ctypes.c_bool,
+    "const char *": ctypes.c_char_p,
+    "void": None,
+    "const uint8_t *": _ffi.BytesIn,
+    "uint8_t *": _ffi.BytesIn,
+    "const uint8_t **": ctypes.POINTER(ctypes.c_void_p),
+    "size_t *": ctypes.POINTER(ctypes.c_size_t),
+    "bool *": ctypes.POINTER(ctypes.c_bool),
+    "const uint64_t *": ctypes.POINTER(ctypes.c_uint64),
+    "struct negsync_limits *": ctypes.POINTER(_ffi.LimitsStruct),
+    "const struct negsync_limits *": ctypes.POINTER(_ffi.LimitsStruct),
+    "struct negsync_set *": _ffi.SetPointer,
+    "const struct negsync_set *": _ffi.SetPointer,
+    "struct negsync_set **": ctypes.POINTER(_ffi.SetPointer),
+    "struct negsync_session *": _ffi.SessionPointer,
+    "const struct negsync_session *": _ffi.SessionPointer,
+    "struct negsync_session **": ctypes.POINTER(_ffi.SessionPointer),
+    "struct negsync_session_stats *": ctypes.POINTER(_ffi.SessionStatsStruct),
+}
+
+
+def header_functions():
+    """name -> (return type, [parameter types]) for every function the header declares."""
+    declarations = re.findall(
+        r"^([A-Za-z_][\w ]*?\**)\s*\b(negsync_\w+)\(([^)]*)\);", HEADER, flags=re.MULTILINE
+    )
+    functions = {}
+    for return_type, name, parameters in declarations:
+        parameter_types = []
+        for parameter in parameters.split(","):
+            parameter = " ".join(parameter.split())
+            if parameter in ("", "void"):
+                continue
+            # Drop the parameter name; keep the type with its stars attached.
+            type_text = re.sub(r"\s*\b\w+$", "", parameter)
+            type_text = re.sub(r"\s*(\*+)$", r" \1", type_text)
+            parameter_types.append(type_text)
+        functions[name] = (" ".join(return_type.replace("*", " *").split()), parameter_types)
+    return functions
+
+
+def test_header_parser_finds_the_functions():
+    functions = header_functions()
+    assert len(functions) >= 20
+    assert functions["negsync_session_reconcile"] == (
+        "negsync_result",
+        ["struct negsync_session *", "const uint8_t *", "size_t", "const uint8_t **",
+         "size_t *", "bool *"],
+    )
+    assert functions["negsync_version"] == ("const char *", [])
+
+
+def test_every_header_function_is_declared_with_its_exact_types():
+    functions = header_functions()
+    assert set(_ffi.SIGNATURES) == set(functions)
+    for name, (return_type, parameter_types) in functions.items():
+        declared = getattr(_ffi.lib, name)
+        assert declared.restype is C_TYPES[return_type], name
+        assert list(declared.argtypes) == [C_TYPES[t] for t in parameter_types], name
+        if return_type == "negsync_result":
+            assert declared.errcheck in (_ffi.raise_on_failure, _ffi.raise_on_session_failure)
+
+
+def test_result_codes_match_the_header():
+    defined = dict(re.findall(r"#define (NEGSYNC_\w+) (\d+)", HEADER))
+    roles = {name: int(value) for name, value in defined.items()
+             if name.startswith("NEGSYNC_ROLE_")}
+    assert len(roles) == 3
+    for name, value in roles.items():
+        assert getattr(negsync, name) == value, name
+        assert name in negsync.__all__
+    codes = {name: int(value) for name, value in defined.items()
+             if not name.startswith(("NEGSYNC_VERSION_", "NEGSYNC_ROLE_"))
+             and name != "NEGSYNC_ID_SIZE"}
+    assert len(codes) == 9
+    for name, value in codes.items():
+        assert getattr(negsync, name) == value, name
+        assert name in negsync.__all__
+        assert negsync.result_str(value).startswith(name)
+        assert negsync.NegsyncError(value, "").name == name
+    assert negsync.result_str(999) == "unknown result code"
+    assert int(defined["NEGSYNC_ID_SIZE"]) == negsync.NEGSYNC_ID_SIZE == 32
+
+
+def test_versions_agree_across_library_header_pyproject_and_cargo():
+    header_version = tuple(
+        int(re.search(rf"#define NEGSYNC_VERSION_{part} (\d+)", HEADER).group(1))
+        for part in ("MAJOR", "MINOR", "PATCH")
+    )
+    cargo = (REPO_ROOT / "Cargo.toml").read_text()
+    cargo_version = re.search(r'^\[package\][^\[]*?^version = "([^"]+)"', cargo,
+                              flags=re.MULTILINE | re.DOTALL).group(1)
+    pyproject = (PYTHON_DIR / "pyproject.toml").read_text()
+    pyproject_version = re.search(r'^version = "([^"]+)"', pyproject, flags=re.MULTILINE).group(1)
+    assert negsync.__version__ == cargo_version == pyproject_version
+    assert _ffi.HEADER_VERSION == header_version
+    assert ".".join(map(str, header_version)) == cargo_version
+
+
+@pytest.mark.parametrize("version,accepted", [
+    ("0.1.0", True), ("0.1.9", True), ("0.2.0", False), ("1.1.0", False), ("x.y", False),
+])
+def test_library_versions_are_checked_by_semver(version, accepted):
+    if accepted:
+        _ffi.check_version(version, "somewhere")
+    else:
+        with pytest.raises(ImportError, match="somewhere"):
+            _ffi.check_version(version, "somewhere")
+
+
+def test_public_names_exist_and_are_documented():
+    for name in negsync.__all__:
+        assert hasattr(negsync, name), name
+    documented = [negsync, negsync.ItemSet, negsync.Session, negsync.Limits,
+                  negsync.NegsyncError, negsync.id_for_key, negsync.id_for_version,
+                  negsync.result_str]
+    for cls in (negsync.ItemSet, negsync.Session, negsync.Limits):
+        for member_name, member in vars(cls).items():
+            if not member_name.startswith("_"):
+                documented.append(member)
+    for thing in documented:
+        doc = thing.__doc__ if not isinstance(thing, property) else thing.fget.__doc__
+        assert doc and doc.strip(), f"{thing!r} has no docstring"
+    assert inspect.signature(negsync.Session).parameters["frame_size_limit"].default == 0
+
+
+# --- Finding the library ---------------------------------------------------------------------
+
+
+@pytest.mark.skipif("NEGSYNC_LIB" in os.environ, reason="the suite was started with NEGSYNC_LIB")
+def test_without_negsync_lib_the_package_copy_or_repository_build_is_loaded():
+    package_copy = _ffi.PACKAGE_DIR / _ffi.LIBRARY_FILE_NAME
+    repository_build = REPO_ROOT / "target" / "release" / _ffi.LIBRARY_FILE_NAME
+    expected = package_copy if package_copy.is_file() else repository_build
+    assert _ffi.library_path == str(expected)
+
+
+def test_negsync_lib_names_the_library_to_load(tmp_path):
+    renamed = tmp_path / f"renamed-{_ffi.LIBRARY_FILE_NAME}"
+    shutil.copy(_ffi.library_path, renamed)
+    result = run_python(
+        "import negsync, negsync._ffi as ffi\n"
+        "s = negsync.ItemSet(); s.insert(1, b'x' * 32)\n"
+        "print(ffi.library_path); print(len(s))",
+        cwd=tmp_path,
+        NEGSYNC_LIB=str(renamed),
+        PYTHONPATH=str(PYTHON_DIR),
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == [str(renamed), "1"]
+
+
+@pytest.mark.parametrize("kind", ["missing", "not_a_library"])
+def test_bogus_negsync_lib_is_a_clear_import_error(tmp_path, kind):
+    bogus = tmp_path / "libnegsync-bogus.so"
+    if kind == "not_a_library":
+        bogus.write_text("not a shared object")
+    result = run_python("import negsync", cwd=tmp_path, NEGSYNC_LIB=str(bogus),
+                        PYTHONPATH=str(PYTHON_DIR))
+    assert result.returncode != 0
+    last_line = result.stderr.strip().splitlines()[-1]
+    assert last_line.startswith("ImportError:"), result.stderr
+    assert "NEGSYNC_LIB" in last_line and str(bogus) in last_line
+
+
+def test_no_library_anywhere_lists_the_places_tried(tmp_path):
+    if ctypes.util.find_library("negsync"):
+        pytest.skip("a system-wide libnegsync exists")
+    lonely_package = tmp_path / "site" / "negsync"
+    shutil.copytree(PYTHON_DIR / "negsync", lonely_package,
+                    ignore=shutil.ignore_patterns("*.so", "*.dylib", "*.dll", "__pycache__"))
+    result = run_python("import negsync", cwd=tmp_path, PYTHONPATH=str(tmp_path / "site"))
+    assert result.returncode != 0
+    assert "ImportError" in result.stderr
+    expected_places = ["NEGSYNC_LIB", "cargo build --release", "target/release", "find_library",
+                       str(lonely_package / _ffi.LIBRARY_FILE_NAME)]
+    for place in expected_places:
+        assert place in result.stderr, place
+
+
+@pytest.mark.skipif(
+    importlib.util.find_spec("setuptools") is None or importlib.util.find_spec("wheel") is None,
+    reason="installing offline needs setuptools and wheel",
+)
+def test_pip_install_carries_the_library_inside_the_package(tmp_path):
+    # Built from a copy so the source tree gets no build/ or egg-info directories.
+    source = tmp_path / "source"
+    shutil.copytree(PYTHON_DIR, source,
+                    ignore=shutil.ignore_patterns("__pycache__", ".pytest_cache", "*.egg-info",
+                                                  "build", "tests", "examples"))
+    shutil.copy(_ffi.library_path, source / "negsync" / _ffi.LIBRARY_FILE_NAME)
+    target = tmp_path / "installed"
+    install = subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--quiet", "--no-build-isolation", "--no-deps",
+         "--no-index", "--target", str(target), str(source)],
+        capture_output=True, text=True, timeout=300,
+        env=environment_without_negsync_lib(),
+    )
+    assert install.returncode == 0, install.stderr
+    result = run_python("import negsync, negsync._ffi as ffi; print(ffi.library_path)",
+                        cwd=tmp_path, PYTHONPATH=str(target))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == str(target / "negsync" / _ffi.LIBRARY_FILE_NAME)
+
+
+# --- The example -----------------------------------------------------------------------------
+
+
+def test_two_peers_example_runs():
+    result = subprocess.run(
+        [sys.executable, str(PYTHON_DIR / "examples" / "two_peers.py")],
+        cwd=REPO_ROOT,
+        env=environment_without_negsync_lib(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "Alice is done (complete: True)" in result.stdout
+    assert "Alice must send to Bob (she has them, he lacks them): 3" in result.stdout
+    assert "Alice must fetch from Bob (he has them, she lacks them): 3" in result.stdout
+    assert "notes::bob-ideas (v1)" in result.stdout
+
+
+def test_readme_python_quick_start_runs():
+    readme = (REPO_ROOT / "README.md").read_text()
+    section = readme.split("## Quick start: Python", 1)[1]
+    snippet = re.search(r"```python\n(.*?)```", section, flags=re.DOTALL).group(1)
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        exec(compile(snippet, "README.md", "exec"), {})
+    assert f"send: ['{negsync.id_for_key('docs/a').hex()}']" in printed.getvalue()
+    assert f"fetch: ['{negsync.id_for_key('docs/b').hex()}']" in printed.getvalue()
