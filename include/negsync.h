@@ -106,6 +106,28 @@ typedef struct negsync_limits {
 } negsync_limits;
 
 /**
+ * Allocates `size` bytes aligned for any C object, or returns NULL (like `malloc`).
+ */
+typedef void *(*negsync_malloc_fn)(size_t size);
+
+/**
+ * Resizes a block from the malloc function, or returns NULL leaving it intact (like `realloc`).
+ */
+typedef void *(*negsync_realloc_fn)(void *block,
+                                    size_t size);
+
+/**
+ * Frees a block from the malloc or realloc function (like `free`).
+ */
+typedef void (*negsync_free_fn)(void *block);
+
+/**
+ * Told why negsync panicked: `message` is `length` bytes, not NUL-terminated. Must not return.
+ */
+typedef void (*negsync_panic_fn)(const char *message,
+                                 size_t length);
+
+/**
  * A session's counters, copied out by `negsync_session_get_stats`.
  */
 typedef struct negsync_session_stats {
@@ -271,6 +293,41 @@ negsync_result negsync_session_get_limits(const struct negsync_session *session,
  * version of negsync returns). Never NULL; never free it. Thread-safe.
  */
 const char *negsync_result_str(negsync_result result);
+
+extern void *malloc(size_t size);
+
+extern void *realloc(void *block,
+                     size_t size);
+
+extern void free(void *block);
+
+extern void abort(void);
+
+/**
+ * Routes every allocation negsync makes to the given functions instead of the C library's
+ * `malloc`/`realloc`/`free` (to a dedicated heap, or to count bytes). Call it before any other
+ * negsync function, or after freeing every negsync object: a block must be freed by the
+ * allocator that made it. All three must be given, or all three NULL to return to the defaults.
+ * Firmware build only (`c-runtime`).
+ *
+ * # Safety
+ * The functions behave like `malloc`, `realloc` and `free` and may be called from any thread that
+ * uses negsync.
+ */
+negsync_result negsync_set_allocator(negsync_malloc_fn malloc_fn,
+                                     negsync_realloc_fn realloc_fn,
+                                     negsync_free_fn free_fn);
+
+/**
+ * Sets the function a panic inside negsync calls (NULL: none). Without std a panic cannot be
+ * turned into `NEGSYNC_PANIC`: negsync calls the hook with the panic message, and if the hook
+ * returns, calls `abort()`. Firmware build only (`c-runtime`).
+ *
+ * # Safety
+ * `hook` never returns into negsync (it resets the device, or loops); it may be called from any
+ * thread that uses negsync.
+ */
+negsync_result negsync_set_panic_hook(negsync_panic_fn hook);
 
 /**
  * Creates a session over a snapshot of `set` taken now, in `*out`; later changes to the set do

@@ -44,7 +44,6 @@ mod set;
 mod snapshot;
 pub mod wire;
 
-#[cfg(feature = "std")]
 pub mod ffi;
 
 pub use error::{Error, Limit};

@@ -1,26 +1,38 @@
 //! The panic boundary and the pointer checks every export goes through.
 
+use alloc::borrow::Cow;
 use core::slice;
-use std::borrow::Cow;
-use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use super::result::{NEGSYNC_NULL_PARAMETER, NEGSYNC_OK, NEGSYNC_PANIC, negsync_result};
 use crate::{ID_SIZE, Id};
 
 pub(crate) type Outcome = Result<(), negsync_result>;
 
+/// Runs `body`; `Err(())` when it panicked. Without std there is no unwinding to catch: a panic
+/// goes to the firmware's panic hook and never returns (see `runtime`).
+pub(crate) fn catch<T>(body: impl FnOnce() -> T) -> Result<T, ()> {
+    #[cfg(feature = "std")]
+    {
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(body)).map_err(drop)
+    }
+    #[cfg(not(feature = "std"))]
+    {
+        Ok(body())
+    }
+}
+
 /// Runs `body`, turning its error into a code and a panic into `NEGSYNC_PANIC`.
 pub(crate) fn guard(body: impl FnOnce() -> Outcome) -> negsync_result {
-    match catch_unwind(AssertUnwindSafe(body)) {
+    match catch(body) {
         Ok(Ok(())) => NEGSYNC_OK,
         Ok(Err(code)) => code,
-        Err(_) => NEGSYNC_PANIC,
+        Err(()) => NEGSYNC_PANIC,
     }
 }
 
 /// Runs `body` for a value-returning export; a panic yields `fallback`.
 pub(crate) fn guard_value<T>(fallback: T, body: impl FnOnce() -> T) -> T {
-    catch_unwind(AssertUnwindSafe(body)).unwrap_or(fallback)
+    catch(body).unwrap_or(fallback)
 }
 
 /// # Safety

@@ -10,6 +10,8 @@ mod debug;
 mod id;
 mod limits;
 mod result;
+#[cfg(all(not(feature = "std"), feature = "c-runtime"))]
+mod runtime;
 mod session;
 mod set;
 mod stats;
@@ -21,6 +23,8 @@ pub use limits::{
     negsync_limits, negsync_limits_default, negsync_session_get_limits, negsync_session_set_limits,
 };
 pub use result::*;
+#[cfg(all(not(feature = "std"), feature = "c-runtime"))]
+pub use runtime::*;
 pub use session::{
     negsync_session, negsync_session_free, negsync_session_have_ids, negsync_session_initiate,
     negsync_session_is_complete, negsync_session_last_error, negsync_session_need_ids,

@@ -1,10 +1,13 @@
 //! `negsync_session`: one reconciliation with one peer, and the buffers it lends out.
 
+use alloc::borrow::ToOwned;
+use alloc::boxed::Box;
+use alloc::ffi::CString;
+use alloc::string::ToString;
+use alloc::vec::Vec;
 use core::ffi::c_char;
-use std::ffi::CString;
-use std::panic::{AssertUnwindSafe, catch_unwind};
 
-use super::boundary::{borrow, borrow_mut, bytes, guard, guard_value, writable, write};
+use super::boundary::{borrow, borrow_mut, bytes, catch, guard, guard_value, writable, write};
 use super::result::{
     NEGSYNC_OK, NEGSYNC_PANIC, NEGSYNC_WRONG_STATE, code_of, describe, negsync_result,
 };
@@ -44,13 +47,13 @@ impl negsync_session {
                 return code;
             }
         };
-        match catch_unwind(AssertUnwindSafe(|| body(self, checked))) {
+        match catch(|| body(self, checked)) {
             Ok(Ok(())) => NEGSYNC_OK,
             Ok(Err(error)) => {
                 self.last_error = CString::new(error.to_string()).unwrap_or_default();
                 code_of(&error)
             }
-            Err(_) => {
+            Err(()) => {
                 self.poisoned = true;
                 self.last_error = c"a panic was caught; the session is poisoned".to_owned();
                 NEGSYNC_PANIC

@@ -1,5 +1,7 @@
 //! `negsync_set`: a mutable item set, internally synchronized.
 
+use alloc::boxed::Box;
+
 use super::boundary::{borrow, bytes, guard, guard_value, id, u64_array, writable, write};
 use super::result::{NEGSYNC_INVALID_ARGUMENT, negsync_result};
 use crate::{ID_SIZE, ItemSet};
