@@ -34,6 +34,21 @@
 #include <stdint.h>
 
 /**
+ * Bytes in a [`PeerId`].
+ */
+#define PEER_ID_SIZE 32
+
+/**
+ * The message belongs to a sync we started (the peer's reply).
+ */
+#define NEGSYNC_DIRECTION_OUTBOUND 0
+
+/**
+ * The message belongs to a sync the peer started toward us.
+ */
+#define NEGSYNC_DIRECTION_INBOUND 1
+
+/**
  * Neither initiate nor reconcile has been called yet.
  */
 #define NEGSYNC_ROLE_UNDECIDED 0
@@ -67,6 +82,29 @@
  * Bytes in a document ID.
  */
 #define NEGSYNC_ID_SIZE 32
+
+/**
+ * The smallest frame limit (the protocol's smallest Negentropy frame size limit).
+ */
+#define MIN_FRAME_LIMIT 4096
+
+/**
+ * The largest frame limit either side may announce.
+ */
+#define MAX_FRAME_LIMIT (16 << 20)
+
+/**
+ * How a manager bounds its work. Times are in the caller's clock units (any monotonic counter:
+ * milliseconds, ticks), so firmware without threads can drive expiry itself.
+ */
+typedef struct ManagerConfig ManagerConfig;
+
+/**
+ * Sessions with many peers over one set: at most one outbound and one inbound session per peer,
+ * a bound on live sessions, idle expiry. Not internally synchronized: use it from one thread at a
+ * time (it may move between threads).
+ */
+typedef struct negsync_manager negsync_manager;
 
 /**
  * One reconciliation with one peer. May move between threads, but must not be used by two threads
@@ -104,6 +142,124 @@ typedef struct negsync_limits {
    */
   uint64_t max_id_bytes;
 } negsync_limits;
+
+/**
+ * How a manager bounds its work; start from `negsync_manager_config_default`. Times are in the
+ * caller's clock units (milliseconds, ticks: any monotonic counter).
+ */
+typedef struct negsync_manager_config {
+  /**
+   * The most sessions alive at once; one more evicts the one idle longest (default 64).
+   */
+  uint64_t max_sessions;
+  /**
+   * A session idle for longer than this is removed by `negsync_manager_expire` (default 30000).
+   */
+  uint64_t idle_timeout;
+  /**
+   * Frame size limit of every session: 0 for none, else at least 4096 (default 0).
+   */
+  uint64_t frame_size_limit;
+  /**
+   * Limits of every session (default: `negsync_limits_default`).
+   */
+  struct negsync_limits limits;
+} negsync_manager_config;
+
+/**
+ * What `negsync_manager_handle` produced. Every pointer is borrowed from the manager and stays
+ * valid until the next mutating call on it or its free; a pointer is NULL when its length is 0.
+ */
+typedef struct negsync_handled {
+  /**
+   * The message to send back to the peer (`reply_len == 0`: send nothing).
+   */
+  const uint8_t *reply;
+  /**
+   * Bytes in `reply`.
+   */
+  size_t reply_len;
+  /**
+   * True when this session is over; the manager has already removed it.
+   */
+  bool complete;
+  /**
+   * Outbound sync just completed: `have_count * NEGSYNC_ID_SIZE` bytes of IDs we have and the
+   * peer lacks.
+   */
+  const uint8_t *have_ids;
+  /**
+   * IDs in `have_ids`.
+   */
+  size_t have_count;
+  /**
+   * Outbound sync just completed: `need_count * NEGSYNC_ID_SIZE` bytes of IDs the peer has and
+   * we lack.
+   */
+  const uint8_t *need_ids;
+  /**
+   * IDs in `need_ids`.
+   */
+  size_t need_count;
+} negsync_handled;
+
+/**
+ * What a manager has done since it was made (see `negsync_manager_get_stats`).
+ */
+typedef struct negsync_manager_stats {
+  /**
+   * Syncs we initiated.
+   */
+  uint64_t started_outbound;
+  /**
+   * Syncs a peer initiated toward us.
+   */
+  uint64_t started_inbound;
+  /**
+   * Sessions that reached completion.
+   */
+  uint64_t completed;
+  /**
+   * Sessions that failed (malformed message, limit, unsupported version).
+   */
+  uint64_t failed;
+  /**
+   * Sessions removed for being idle past the timeout.
+   */
+  uint64_t expired;
+  /**
+   * Sessions removed to make room for a new one.
+   */
+  uint64_t evicted;
+  /**
+   * Sessions ended with `negsync_manager_close`.
+   */
+  uint64_t closed;
+  /**
+   * Messages received from peers.
+   */
+  uint64_t rounds;
+  /**
+   * Bytes received from peers.
+   */
+  uint64_t bytes_in;
+  /**
+   * Bytes handed out to send to peers.
+   */
+  uint64_t bytes_out;
+  /**
+   * IDs reported as "have" by completed outbound syncs.
+   */
+  uint64_t have_total;
+  /**
+   * IDs reported as "need" by completed outbound syncs.
+   */
+  uint64_t need_total;
+  /**
+   * Sessions alive now.
+   */
+  uint64_t live;
+} negsync_manager_stats;
 
 /**
  * Allocates `size` bytes aligned for any C object, or returns NULL (like `malloc`).
@@ -164,6 +320,8 @@ typedef struct negsync_session_stats {
    */
   uint64_t need_count;
 } negsync_session_stats;
+
+
 
 
 
@@ -287,6 +445,110 @@ negsync_result negsync_session_set_limits(struct negsync_session *session,
  */
 negsync_result negsync_session_get_limits(const struct negsync_session *session,
                                           struct negsync_limits *out);
+
+/**
+ * Writes the default configuration to `*out`. Thread-safe.
+ *
+ * # Safety
+ * `out` points to a writable `negsync_manager_config`.
+ */
+negsync_result negsync_manager_config_default(struct negsync_manager_config *out);
+
+/**
+ * Creates a manager serving `set` in `*out`; it keeps the set alive until the manager is freed.
+ * Each session reads the set's snapshot as of when that session begins. A `max_sessions` of 0 or
+ * a frame limit of 1..4095 is `NEGSYNC_INVALID_ARGUMENT`. Free it with `negsync_manager_free`.
+ *
+ * # Safety
+ * `set` is a live set; `config` points to a readable config; `out` to storage for one pointer.
+ */
+negsync_result negsync_manager_new(const struct negsync_set *set,
+                                   const struct negsync_manager_config *config,
+                                   struct negsync_manager **out);
+
+/**
+ * Begins a sync toward the 32-byte `peer` at time `now` and lends out the first message to send
+ * it in `*msg`/`*msg_len` (valid until the next mutating call on the manager or its free).
+ * `NEGSYNC_WRONG_STATE` when an outbound sync with that peer is already running.
+ *
+ * # Safety
+ * `manager` is a live manager; `peer` points to 32 readable bytes; `msg`, `msg_len` are writable.
+ */
+negsync_result negsync_manager_start(struct negsync_manager *manager,
+                                     const uint8_t *peer,
+                                     uint64_t now,
+                                     const uint8_t **msg,
+                                     size_t *msg_len);
+
+/**
+ * Feeds one whole message from `peer` at time `now`. `direction` says which sync it belongs to:
+ * `NEGSYNC_DIRECTION_OUTBOUND` for a reply to a sync we started, `NEGSYNC_DIRECTION_INBOUND` for
+ * a sync the peer started (its first message begins a session). On success `*out` holds the
+ * reply to send and, when an outbound sync just completed, its have/need IDs; a completed
+ * session is removed. Any error fails and removes that session alone; see
+ * `negsync_manager_last_error`.
+ *
+ * # Safety
+ * `manager` is a live manager; `peer` points to 32 readable bytes; `msg` to `msg_len` bytes;
+ * `out` to a writable `negsync_handled`.
+ */
+negsync_result negsync_manager_handle(struct negsync_manager *manager,
+                                      const uint8_t *peer,
+                                      uint32_t direction,
+                                      const uint8_t *msg,
+                                      size_t msg_len,
+                                      uint64_t now,
+                                      struct negsync_handled *out);
+
+/**
+ * Ends the session with `peer` in `direction` because its stream closed or the peer is gone
+ * (for an inbound session, also how an exchange ends whose last reply could not be known as
+ * last). `*closed` tells whether there was such a session.
+ *
+ * # Safety
+ * `manager` is a live manager; `peer` points to 32 readable bytes; `closed` is writable.
+ */
+negsync_result negsync_manager_close(struct negsync_manager *manager,
+                                     const uint8_t *peer,
+                                     uint32_t direction,
+                                     bool *closed);
+
+/**
+ * Removes every session idle for longer than the configured timeout at time `now`, and writes
+ * how many to `*expired`. Call it from the application's timer or main loop.
+ *
+ * # Safety
+ * `manager` is a live manager; `expired` is writable.
+ */
+negsync_result negsync_manager_expire(struct negsync_manager *manager,
+                                      uint64_t now,
+                                      size_t *expired);
+
+/**
+ * Copies the manager's counters to `*out`. Reading does not change the manager.
+ *
+ * # Safety
+ * `manager` is a live manager; `out` points to a writable `negsync_manager_stats`.
+ */
+negsync_result negsync_manager_get_stats(const struct negsync_manager *manager,
+                                         struct negsync_manager_stats *out);
+
+/**
+ * Why the last mutating call on this manager failed ("" after one that succeeded); owned by the
+ * manager, valid until its next mutating call or its free. For NULL, a static string. Never NULL.
+ *
+ * # Safety
+ * `manager` is NULL or a live manager.
+ */
+const char *negsync_manager_last_error(const struct negsync_manager *manager);
+
+/**
+ * Frees a manager, its sessions and every buffer it lent out; NULL is a no-op.
+ *
+ * # Safety
+ * `manager` is NULL or a manager from `negsync_manager_new` not yet freed.
+ */
+void negsync_manager_free(struct negsync_manager *manager);
 
 /**
  * A static, NUL-terminated description of a result code ("unknown result code" for a value no
@@ -492,7 +754,8 @@ negsync_result negsync_set_remove(struct negsync_set *set,
 size_t negsync_set_len(const struct negsync_set *set);
 
 /**
- * Frees a set; NULL is a no-op. Sessions created from it keep their own snapshot and stay valid.
+ * Frees a set; NULL is a no-op. Sessions created from it keep their own snapshot and stay valid;
+ * managers serving it keep it alive until they are freed.
  * No other thread may be using the set during this call.
  *
  * # Safety

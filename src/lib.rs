@@ -39,16 +39,22 @@ mod id;
 mod id_list;
 mod limits;
 mod lock;
+mod manager;
 mod session;
 mod set;
 mod snapshot;
 pub mod wire;
 
 pub mod ffi;
+#[cfg(feature = "iroh")]
+pub mod net;
 
 pub use error::{Error, Limit};
 pub use id::{ID_SIZE, Id, Item, id_for_key, id_for_version};
 pub use limits::Limits;
+pub use manager::{
+    Direction, Handled, ManagerConfig, ManagerStats, PEER_ID_SIZE, PeerId, SyncManager,
+};
 pub use session::{MIN_FRAME_SIZE_LIMIT, Role, Session, State, Step};
 pub use set::ItemSet;
 pub use snapshot::Snapshot;

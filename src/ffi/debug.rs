@@ -16,7 +16,7 @@ use crate::Error;
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn negsync_debug_panic(session: *mut negsync_session) -> negsync_result {
     match unsafe { session.as_mut() } {
-        Some(handle) => handle.call(Ok(()), |_, ()| -> Result<(), Error> {
+        Some(handle) => handle.record.run(Ok(()), |()| -> Result<(), Error> {
             panic!("negsync_debug_panic")
         }),
         None => {

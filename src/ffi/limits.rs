@@ -28,6 +28,20 @@ impl From<Limits> for negsync_limits {
     }
 }
 
+impl TryFrom<&negsync_limits> for Limits {
+    type Error = negsync_result;
+
+    /// A value that does not fit this platform's size_t is `NEGSYNC_INVALID_ARGUMENT`.
+    fn try_from(limits: &negsync_limits) -> Result<Self, negsync_result> {
+        let size = |value: u64| usize::try_from(value).map_err(|_| NEGSYNC_INVALID_ARGUMENT);
+        Ok(Limits {
+            max_message_size: size(limits.max_message_size)?,
+            max_rounds: limits.max_rounds,
+            max_id_bytes: size(limits.max_id_bytes)?,
+        })
+    }
+}
+
 /// Writes the default limits to `*out`. Thread-safe.
 ///
 /// # Safety
@@ -52,17 +66,10 @@ pub unsafe extern "C" fn negsync_session_set_limits(
     session: *mut negsync_session,
     limits: *const negsync_limits,
 ) -> negsync_result {
-    let size = |value: u64| usize::try_from(value).map_err(|_| NEGSYNC_INVALID_ARGUMENT);
-    let converted = unsafe { borrow(limits) }.and_then(|limits| {
-        Ok(Limits {
-            max_message_size: size(limits.max_message_size)?,
-            max_rounds: limits.max_rounds,
-            max_id_bytes: size(limits.max_id_bytes)?,
-        })
-    });
+    let converted = unsafe { borrow(limits) }.and_then(Limits::try_from);
     unsafe {
-        with_session(session, converted, |handle, limits| {
-            handle.session.set_limits(limits);
+        with_session(session, converted, |inner, limits| {
+            inner.session.set_limits(limits);
             Ok(())
         })
     }
@@ -80,7 +87,7 @@ pub unsafe extern "C" fn negsync_session_get_limits(
     guard(|| {
         let handle = unsafe { borrow(session) }?;
         let out = writable(out)?;
-        unsafe { write(out, handle.session.limits().into()) };
+        unsafe { write(out, handle.inner.session.limits().into()) };
         Ok(())
     })
 }

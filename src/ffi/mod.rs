@@ -6,9 +6,11 @@
 #![allow(non_camel_case_types)]
 
 mod boundary;
+mod call;
 mod debug;
 mod id;
 mod limits;
+mod manager;
 mod result;
 #[cfg(all(not(feature = "std"), feature = "c-runtime"))]
 mod runtime;
@@ -22,6 +24,7 @@ pub use id::{negsync_id_for_key, negsync_id_for_version};
 pub use limits::{
     negsync_limits, negsync_limits_default, negsync_session_get_limits, negsync_session_set_limits,
 };
+pub use manager::*;
 pub use result::*;
 #[cfg(all(not(feature = "std"), feature = "c-runtime"))]
 pub use runtime::*;

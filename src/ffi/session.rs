@@ -1,79 +1,40 @@
 //! `negsync_session`: one reconciliation with one peer, and the buffers it lends out.
 
-use alloc::borrow::ToOwned;
 use alloc::boxed::Box;
-use alloc::ffi::CString;
-use alloc::string::ToString;
 use alloc::vec::Vec;
 use core::ffi::c_char;
 
-use super::boundary::{borrow, borrow_mut, bytes, catch, guard, guard_value, writable, write};
-use super::result::{
-    NEGSYNC_OK, NEGSYNC_PANIC, NEGSYNC_WRONG_STATE, code_of, describe, negsync_result,
-};
+use super::boundary::{borrow, borrow_mut, bytes, guard, guard_value, writable, write};
+use super::call::CallRecord;
+use super::result::{NEGSYNC_OK, NEGSYNC_WRONG_STATE, code_of, negsync_result};
 use super::set::negsync_set;
 use crate::{Error, Id, Session};
 
 /// One reconciliation with one peer. May move between threads, but must not be used by two threads
 /// at once; sessions from one set run concurrently on different threads.
 pub struct negsync_session {
+    pub(crate) record: CallRecord,
+    pub(crate) inner: SessionInner,
+}
+
+pub(crate) struct SessionInner {
     pub(crate) session: Session,
     /// The message lent out by the last initiate/reconcile.
     message: Vec<u8>,
-    /// Detail of the last failed call, NUL-terminated; empty after a call that succeeded.
-    last_error: CString,
-    /// Set when a panic was caught inside a call on this session: its state is not trusted again.
-    pub(crate) poisoned: bool,
 }
 
-impl negsync_session {
-    /// Runs a mutating call: refuses a poisoned session, records why any failure happened
-    /// (a refused `precondition`, such as a NULL out-parameter, included), and poisons the session
-    /// if `body` panics.
-    pub(crate) fn call<T>(
-        &mut self,
-        precondition: Result<T, negsync_result>,
-        body: impl FnOnce(&mut Self, T) -> Result<(), Error>,
-    ) -> negsync_result {
-        if self.poisoned {
-            self.last_error = c"the session is poisoned by an earlier panic".to_owned();
-            return NEGSYNC_WRONG_STATE;
-        }
-        self.last_error = CString::default();
-        let checked = match precondition {
-            Ok(checked) => checked,
-            Err(code) => {
-                self.last_error = describe(code).to_owned();
-                return code;
-            }
-        };
-        match catch(|| body(self, checked)) {
-            Ok(Ok(())) => NEGSYNC_OK,
-            Ok(Err(error)) => {
-                self.last_error = CString::new(error.to_string()).unwrap_or_default();
-                code_of(&error)
-            }
-            Err(()) => {
-                self.poisoned = true;
-                self.last_error = c"a panic was caught; the session is poisoned".to_owned();
-                NEGSYNC_PANIC
-            }
-        }
-    }
-}
-
-/// Runs a mutating call on the session at `session` (see [`negsync_session::call`]).
+/// Runs a mutating call on the session at `session` (see [`CallRecord::run`]).
 ///
 /// # Safety
 /// `session` is NULL or a live session used by no other thread during the call.
 pub(crate) unsafe fn with_session<T>(
     session: *mut negsync_session,
     precondition: Result<T, negsync_result>,
-    body: impl FnOnce(&mut negsync_session, T) -> Result<(), Error>,
+    body: impl FnOnce(&mut SessionInner, T) -> Result<(), Error>,
 ) -> negsync_result {
     guard(|| {
-        let handle = unsafe { borrow_mut(session) }?;
-        match handle.call(precondition, body) {
+        let negsync_session { record, inner } = unsafe { borrow_mut(session) }?;
+        match record.run(precondition, |checked| body(inner, checked)) {
             NEGSYNC_OK => Ok(()),
             code => Err(code),
         }
@@ -100,10 +61,11 @@ pub unsafe extern "C" fn negsync_session_new(
         let session =
             Session::new(set.set.snapshot(), frame_size_limit).map_err(|e| code_of(&e))?;
         let handle = Box::new(negsync_session {
-            session,
-            message: Vec::new(),
-            last_error: CString::default(),
-            poisoned: false,
+            record: CallRecord::default(),
+            inner: SessionInner {
+                session,
+                message: Vec::new(),
+            },
         });
         unsafe { write(out, Box::into_raw(handle)) };
         Ok(())
@@ -124,10 +86,10 @@ pub unsafe extern "C" fn negsync_session_initiate(
 ) -> negsync_result {
     let out_params = writable(msg).and(writable(msg_len));
     unsafe {
-        with_session(session, out_params, |handle, _| {
-            handle.message = handle.session.initiate()?;
-            write(msg, handle.message.as_ptr());
-            write(msg_len, handle.message.len());
+        with_session(session, out_params, |inner, _| {
+            inner.message = inner.session.initiate()?;
+            write(msg, inner.message.as_ptr());
+            write(msg_len, inner.message.len());
             Ok(())
         })
     }
@@ -165,15 +127,15 @@ pub unsafe extern "C" fn negsync_session_reconcile(
         .and(writable(complete));
     let message = out_params.and_then(|_| unsafe { bytes(msg, msg_len) });
     unsafe {
-        with_session(session, message, |handle, message| {
-            let step = handle.session.reconcile(message)?;
-            handle.message = step.reply.unwrap_or_default();
-            let lent = match handle.message.is_empty() {
+        with_session(session, message, |inner, message| {
+            let step = inner.session.reconcile(message)?;
+            inner.message = step.reply.unwrap_or_default();
+            let lent = match inner.message.is_empty() {
                 true => core::ptr::null(),
-                false => handle.message.as_ptr(),
+                false => inner.message.as_ptr(),
             };
             write(reply, lent);
-            write(reply_len, handle.message.len());
+            write(reply_len, inner.message.len());
             write(complete, step.complete);
             Ok(())
         })
@@ -194,10 +156,10 @@ unsafe fn lend_ids(
         let handle = unsafe { borrow(session) }?;
         let ids_out = writable(ids_out)?;
         let count_out = writable(count_out)?;
-        if handle.poisoned {
+        if handle.record.is_poisoned() {
             return Err(NEGSYNC_WRONG_STATE);
         }
-        let ids = pick(&handle.session).map_err(|e| code_of(&e))?;
+        let ids = pick(&handle.inner.session).map_err(|e| code_of(&e))?;
         let lent = match ids.is_empty() {
             true => core::ptr::null(),
             // `Id` is `repr(transparent)` over `[u8; 32]`: the list is `len * 32` contiguous bytes.
@@ -250,7 +212,7 @@ pub unsafe extern "C" fn negsync_session_need_ids(
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn negsync_session_is_complete(session: *const negsync_session) -> bool {
     guard_value(false, || match unsafe { borrow(session) } {
-        Ok(handle) => !handle.poisoned && handle.session.is_complete(),
+        Ok(handle) => !handle.record.is_poisoned() && handle.inner.session.is_complete(),
         Err(_) => false,
     })
 }
@@ -270,7 +232,7 @@ pub unsafe extern "C" fn negsync_session_last_error(
 ) -> *const c_char {
     let null_session = c"session is NULL".as_ptr();
     guard_value(null_session, || match unsafe { borrow(session) } {
-        Ok(handle) => handle.last_error.as_ptr(),
+        Ok(handle) => handle.record.last_error(),
         Err(_) => null_session,
     })
 }

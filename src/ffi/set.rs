@@ -1,6 +1,7 @@
 //! `negsync_set`: a mutable item set, internally synchronized.
 
 use alloc::boxed::Box;
+use alloc::sync::Arc;
 
 use super::boundary::{borrow, bytes, guard, guard_value, id, u64_array, writable, write};
 use super::result::{NEGSYNC_INVALID_ARGUMENT, negsync_result};
@@ -9,7 +10,8 @@ use crate::{ID_SIZE, ItemSet};
 /// A mutable collection of (timestamp, id) items. Internally synchronized: any thread may insert
 /// or remove while other threads create sessions from it.
 pub struct negsync_set {
-    pub(crate) set: ItemSet,
+    /// Shared with the managers that serve it.
+    pub(crate) set: Arc<ItemSet>,
 }
 
 /// Creates an empty set in `*out`. Free it with `negsync_set_free`.
@@ -21,7 +23,7 @@ pub unsafe extern "C" fn negsync_set_new(out: *mut *mut negsync_set) -> negsync_
     guard(|| {
         let out = writable(out)?;
         let set = Box::new(negsync_set {
-            set: ItemSet::new(),
+            set: Arc::new(ItemSet::new()),
         });
         unsafe { write(out, Box::into_raw(set)) };
         Ok(())
@@ -106,7 +108,8 @@ pub unsafe extern "C" fn negsync_set_len(set: *const negsync_set) -> usize {
     })
 }
 
-/// Frees a set; NULL is a no-op. Sessions created from it keep their own snapshot and stay valid.
+/// Frees a set; NULL is a no-op. Sessions created from it keep their own snapshot and stay valid;
+/// managers serving it keep it alive until they are freed.
 /// No other thread may be using the set during this call.
 ///
 /// # Safety

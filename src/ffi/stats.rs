@@ -46,7 +46,7 @@ pub unsafe extern "C" fn negsync_session_get_stats(
     guard(|| {
         let handle = unsafe { borrow(session) }?;
         let out = writable(out)?;
-        let session = &handle.session;
+        let session = &handle.inner.session;
         let count = |ids: Result<&[crate::Id], crate::Error>| ids.map_or(0, |ids| ids.len() as u64);
         let stats = negsync_session_stats {
             role: match session.role() {
@@ -55,7 +55,7 @@ pub unsafe extern "C" fn negsync_session_get_stats(
                 Role::Responder => NEGSYNC_ROLE_RESPONDER,
             },
             complete: session.is_complete(),
-            failed: handle.poisoned || matches!(session.state(), State::Failed(_)),
+            failed: handle.record.is_poisoned() || matches!(session.state(), State::Failed(_)),
             rounds: session.rounds(),
             bytes_in: session.bytes_in(),
             bytes_out: session.bytes_out(),

@@ -1,0 +1,65 @@
+//! What a handle remembers about the calls made on it: why the last one failed, and whether a
+//! panic inside one left it untrustworthy.
+
+use alloc::borrow::ToOwned;
+use alloc::ffi::CString;
+use alloc::string::ToString;
+use core::ffi::c_char;
+
+use super::boundary::catch;
+use super::result::{
+    NEGSYNC_OK, NEGSYNC_PANIC, NEGSYNC_WRONG_STATE, code_of, describe, negsync_result,
+};
+use crate::Error;
+
+#[derive(Default)]
+pub(crate) struct CallRecord {
+    /// Detail of the last failed mutating call, NUL-terminated; empty after one that succeeded.
+    last_error: CString,
+    /// Set when a panic was caught inside a call: the handle's state is not trusted again.
+    poisoned: bool,
+}
+
+impl CallRecord {
+    /// Runs a mutating call: refuses a poisoned handle, records why any failure happened (a
+    /// refused `precondition`, such as a NULL out-parameter, included), and poisons the handle if
+    /// `body` panics.
+    pub(crate) fn run<T>(
+        &mut self,
+        precondition: Result<T, negsync_result>,
+        body: impl FnOnce(T) -> Result<(), Error>,
+    ) -> negsync_result {
+        if self.poisoned {
+            self.last_error = c"poisoned by an earlier panic".to_owned();
+            return NEGSYNC_WRONG_STATE;
+        }
+        self.last_error = CString::default();
+        let checked = match precondition {
+            Ok(checked) => checked,
+            Err(code) => {
+                self.last_error = describe(code).to_owned();
+                return code;
+            }
+        };
+        match catch(|| body(checked)) {
+            Ok(Ok(())) => NEGSYNC_OK,
+            Ok(Err(error)) => {
+                self.last_error = CString::new(error.to_string()).unwrap_or_default();
+                code_of(&error)
+            }
+            Err(()) => {
+                self.poisoned = true;
+                self.last_error = c"a panic was caught; the handle is poisoned".to_owned();
+                NEGSYNC_PANIC
+            }
+        }
+    }
+
+    pub(crate) fn is_poisoned(&self) -> bool {
+        self.poisoned
+    }
+
+    pub(crate) fn last_error(&self) -> *const c_char {
+        self.last_error.as_ptr()
+    }
+}
