@@ -1,7 +1,9 @@
 # negsync: the two commands of the README.
 #   make demo   builds the library, then runs the C and Python two-peer examples
 #   make test   runs every test: fmt, clippy, Rust (with header drift), C (static and shared,
-#               under valgrind), Python, and both examples
+#               under valgrind, and with ASan+UBSan), Python, both examples, the C and Python
+#               harnesses against the negentropy crate (interop), the firmware under QEMU and the
+#               mobile static libraries (each says plainly when it skips)
 # Other targets are the steps these two are made of.
 
 CC       ?= cc
@@ -17,12 +19,25 @@ STATIC_DEPS := -lpthread -lm -ldl -lrt -lutil -lgcc_s
 # A hung program must fail the run, not stall it.
 RUN      := timeout 300
 VALGRIND := timeout 600 valgrind --quiet --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite,indirect
+# Every C test and example is also built with AddressSanitizer + UndefinedBehaviorSanitizer and
+# linked against libnegsync.so. The Rust code is not instrumented, but each allocation it makes
+# goes through ASan's malloc, so LeakSanitizer sees its leaks as well as the C side's.
+# -fno-sanitize-recover=all makes any UB report fail the run. No LSan suppressions are needed:
+# whatever the Rust runtime keeps until exit stays reachable, so LSan reports nothing, even after
+# caught panics with RUST_BACKTRACE=1 (test_panic) and from threads (test_concurrency); a program
+# that does leak a negsync handle is reported.
+SANITIZE := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+ASAN_ENV := ASAN_OPTIONS=detect_leaks=1:detect_stack_use_after_return=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+# Sessions per thread in test_concurrency (8 threads): the plain runs (c-tests) and ASan do the
+# issue's 1000 (under ASan about 5 s of CPU time); valgrind, which runs one thread at a time, 50.
+STRESS_ASAN     := NEGSYNC_STRESS_SESSIONS=1000
+STRESS_VALGRIND := NEGSYNC_STRESS_SESSIONS=50
 
 C_EXAMPLES := $(patsubst bindings/c/examples/%.c,%,$(wildcard bindings/c/examples/*.c))
 C_TESTS    := $(patsubst bindings/c/tests/%.c,%,$(wildcard bindings/c/tests/test_*.c))
 C_HEADERS  := include/negsync.h $(wildcard bindings/c/tests/*.h)
 
-.PHONY: demo test lib rust-checks rust-tests c-build c-tests c-valgrind header-cxx python-tests examples clean
+.PHONY: fuzz-smoke demo test lib rust-checks rust-tests c-build c-tests c-valgrind c-asan-build c-asan header-cxx python-tests examples clean
 .DELETE_ON_ERROR:
 
 demo: lib $(BUILD)/two_peers
@@ -31,7 +46,7 @@ demo: lib $(BUILD)/two_peers
 	@echo "== Python: bindings/python/examples/two_peers.py"
 	$(PYTHON) bindings/python/examples/two_peers.py
 
-test: rust-checks rust-tests lib header-cxx c-tests c-valgrind python-tests examples
+test: rust-checks rust-tests lib header-cxx c-tests c-valgrind c-asan python-tests examples harness-valgrind interop fuzz-smoke firmware mobile
 	@echo "== all tests passed"
 
 lib:
@@ -59,10 +74,19 @@ $(BUILD)/%: %.c $(C_HEADERS) $(LIBDIR)/libnegsync.a | $(BUILD)
 $(BUILD)/%.shared: %.c $(C_HEADERS) $(LIBDIR)/libnegsync.so | $(BUILD)
 	$(CC) $(CFLAGS) $< -L$(LIBDIR) -lnegsync -Wl,-rpath,$(abspath $(LIBDIR)) -o $@
 
+# ...and once more with the sanitizers (see SANITIZE), against libnegsync.so.
+$(BUILD)/%.asan: %.c $(C_HEADERS) $(LIBDIR)/libnegsync.so | $(BUILD)
+	$(CC) $(CFLAGS) $(SANITIZE) $< -L$(LIBDIR) -lnegsync -Wl,-rpath,$(abspath $(LIBDIR)) -o $@
+
+# test_concurrency runs POSIX threads.
+$(BUILD)/test_concurrency $(BUILD)/test_concurrency.shared $(BUILD)/test_concurrency.asan: CFLAGS += -pthread
+
 c-build: lib $(foreach p,$(C_EXAMPLES) $(C_TESTS),$(BUILD)/$(p) $(BUILD)/$(p).shared)
 
+c-asan-build: lib $(foreach p,$(C_EXAMPLES) $(C_TESTS),$(BUILD)/$(p).asan)
+
 header-cxx: | $(BUILD)
-	printf '#include "negsync.h"\nint main() { return negsync_version() == nullptr; }\n' > $(BUILD)/header_cxx.cpp
+	printf '#include "negsync.h"\n#include <cstdlib>\n#include <cstdio>\nint main() { return negsync_version() == nullptr; }\n' > $(BUILD)/header_cxx.cpp
 	$(CXX) $(CXXFLAGS) $(BUILD)/header_cxx.cpp -c -o $(BUILD)/header_cxx.o
 
 c-tests: c-build
@@ -73,8 +97,15 @@ c-tests: c-build
 
 c-valgrind: c-build
 	@set -e; for p in $(C_TESTS) $(C_EXAMPLES); do \
-	  echo "== valgrind $$p"; $(VALGRIND) $(BUILD)/$$p.shared > $(BUILD)/$$p.valgrind.log 2>&1 \
-	    || { cat $(BUILD)/$$p.valgrind.log; exit 1; }; \
+	  echo "== valgrind $$p"; $(STRESS_VALGRIND) $(VALGRIND) $(BUILD)/$$p.shared < /dev/null \
+	    > $(BUILD)/$$p.valgrind.log 2>&1 || { cat $(BUILD)/$$p.valgrind.log; exit 1; }; \
+	done
+
+# Every C test and example built with ASan+UBSan must run clean: any report fails the run.
+c-asan: c-asan-build
+	@set -e; for p in $(C_TESTS) $(C_EXAMPLES); do \
+	  echo "== ASan+UBSan $$p"; $(ASAN_ENV) $(STRESS_ASAN) $(RUN) $(BUILD)/$$p.asan < /dev/null \
+	    > $(BUILD)/$$p.asan.log 2>&1 || { cat $(BUILD)/$$p.asan.log; exit 1; }; \
 	done
 
 python-tests: lib
@@ -85,6 +116,79 @@ examples: lib $(BUILD)/two_peers $(BUILD)/two_peers.shared
 	$(BUILD)/two_peers.shared > /dev/null
 	$(PYTHON) bindings/python/examples/two_peers.py > /dev/null
 
+# Interoperability: negsync's harnesses (bindings/c/examples/harness.c and
+# bindings/python/examples/harness.py) against one built on the negentropy crate alone
+# (examples/crate_harness.rs), in both roles: contract and version checks, the transcript vectors
+# of tests/vectors/, the frame-cut regressions and 200 seeded random cases (tests/interop/run.py;
+# about a minute on two cores).
+CRATE_HARNESS := $(LIBDIR)/examples/crate_harness
+# Under valgrind the C harness gets a few short sessions, each fed from the driver, never from a
+# terminal: the version exchange, refused input, two frame-limited vectors with C in both roles.
+# valgrind's own failure status is 99, so that a report cannot pass for the harness refusing bad
+# input (status 1).
+HARNESS_VALGRIND_CHECKS := versions|inside a varint|reserved timestamp|msg after done|800,000|below 4096|initiate twice|vector (frame_cut_empty_tail|both_limited) \[(C -> crate|crate -> C)\]
+
+.PHONY: interop harness-valgrind crate-harness
+crate-harness:
+	cargo build --release --example crate_harness
+
+interop: lib crate-harness $(BUILD)/harness
+	$(RUN) $(PYTHON) tests/interop/run.py --c-harness $(BUILD)/harness --crate-harness $(CRATE_HARNESS)
+
+harness-valgrind: lib crate-harness $(BUILD)/harness.shared
+	$(PYTHON) tests/interop/run.py --fixed-only --negsync c --skip-crate-checks \
+	  --c-harness $(BUILD)/harness.shared --crate-harness $(CRATE_HARNESS) \
+	  --c-wrapper '$(subst --error-exitcode=1,--error-exitcode=99,$(VALGRIND))' \
+	  --only '$(HARNESS_VALGRIND_CHECKS)'
+
+# Each fuzz target for a few seconds from the checked-in seeds (skipped without cargo-fuzz).
+fuzz-smoke:
+	fuzz/smoke.sh
+
+# The no_std libnegsync.a linked into a C program on Cortex-M3/M4F boards under QEMU: correct
+# results, code/heap budgets, the largest set on a 64 KB board (docs/firmware.md). Installs its
+# tools when it can (first time about a minute); skips with the reason when they cannot be had.
+.PHONY: firmware mobile
+firmware: lib
+	bash bindings/c/firmware/run.sh
+
+# libnegsync.a for Android (arm64, armv7) and iOS (arm64): no NDK or SDK needed for a static library.
+mobile:
+	bash bindings/mobile/build.sh
+
 clean:
 	rm -rf $(BUILD)
 	cargo clean
+
+# ---- Benchmarks: never part of `make test` (timing does not belong in tests) -------------------
+#   make bench          the whole suite (crate baseline, Rust, C, Python), one table with every
+#                       target: prints it, writes target/bench/results.json, docs/bench.md and, when
+#                       matplotlib is installed, docs/bench.png. About eight minutes.
+#   make bench-profile  callgrind instruction counts and the S2 breakdown, into target/bench/
+#                       (included in docs/bench.md by the next `make bench`). About eight minutes.
+BENCH_CFLAGS  := -std=c99 -Wall -Wextra -Wpedantic -Werror -O2 -Iinclude
+# cargo leaves `lto = true` out when a lib's crate types include rlib (rust-lang/cargo#9672), so
+# `make lib` builds libnegsync.so without LTO. The bench also measures a copy built with LTO (by
+# `cargo rustc --crate-type cdylib`, in its own target dir) to show what that costs C and Python.
+BENCH_LTO_DIR := target/bench/lto
+# The C and Python benches load copies of both libraries taken here, so that a rebuild of
+# target/release by other work during a run cannot change what is measured halfway through.
+BENCH_LIB_DIR := $(BUILD)/bench-lib
+
+.PHONY: bench bench-profile bench-programs
+
+bench: bench-programs
+	$(PYTHON) benches/run.py
+
+bench-profile: bench-programs
+	$(PYTHON) benches/callgrind_profile.py
+
+bench-programs: lib | $(BUILD)
+	cargo rustc --release --lib --crate-type cdylib --target-dir $(BENCH_LTO_DIR)
+	mkdir -p $(BENCH_LIB_DIR)/plain $(BENCH_LIB_DIR)/lto
+	cp $(LIBDIR)/libnegsync.so $(BENCH_LIB_DIR)/plain/
+	cp $(BENCH_LTO_DIR)/release/libnegsync.so $(BENCH_LIB_DIR)/lto/
+	$(CC) $(BENCH_CFLAGS) bindings/c/bench/bench.c -L$(BENCH_LIB_DIR)/plain -lnegsync \
+	  -Wl,-rpath,$(abspath $(BENCH_LIB_DIR)/plain) -o $(BUILD)/negsync_bench
+	$(CC) $(BENCH_CFLAGS) bindings/c/bench/bench.c -L$(BENCH_LIB_DIR)/lto -lnegsync \
+	  -Wl,-rpath,$(abspath $(BENCH_LIB_DIR)/lto) -o $(BUILD)/negsync_bench_lto

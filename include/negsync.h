@@ -363,8 +363,9 @@ typedef struct negsync_session_stats {
 #define NEGSYNC_LIMIT_EXCEEDED 6
 
 /**
- * A panic inside negsync was caught at the boundary. A session it happened in is poisoned and
- * answers every later call with `NEGSYNC_WRONG_STATE`; other handles keep working.
+ * A panic inside negsync was caught at the boundary. A session or manager it happened in is
+ * poisoned: every later mutating call and every have/need read answers `NEGSYNC_WRONG_STATE`
+ * (statistics and limits can still be read); other handles keep working.
  */
 #define NEGSYNC_PANIC 7
 
@@ -555,15 +556,6 @@ void negsync_manager_free(struct negsync_manager *manager);
  * version of negsync returns). Never NULL; never free it. Thread-safe.
  */
 const char *negsync_result_str(negsync_result result);
-
-extern void *malloc(size_t size);
-
-extern void *realloc(void *block,
-                     size_t size);
-
-extern void free(void *block);
-
-extern void abort(void);
 
 /**
  * Routes every allocation negsync makes to the given functions instead of the C library's

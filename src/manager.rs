@@ -149,17 +149,9 @@ impl SyncManager {
         }
         let mut session = self.new_session()?;
         let first = session.initiate()?;
-        self.make_room();
-        self.sessions.insert(
-            key,
-            Live {
-                session,
-                last_active: now,
-            },
-        );
+        self.admit(key, session, now);
         self.stats.started_outbound += 1;
         self.stats.bytes_out += first.len() as u64;
-        self.stats.live = self.sessions.len() as u64;
         Ok(first)
     }
 
@@ -181,14 +173,7 @@ impl SyncManager {
                 ));
             }
             let session = self.new_session()?;
-            self.make_room();
-            self.sessions.insert(
-                key,
-                Live {
-                    session,
-                    last_active: now,
-                },
-            );
+            self.admit(key, session, now);
             self.stats.started_inbound += 1;
         }
         let live = self
@@ -282,19 +267,26 @@ impl SyncManager {
         )
     }
 
-    /// Evicts the session idle longest when the manager is full, before one more is added.
-    fn make_room(&mut self) {
-        if self.sessions.len() < self.config.max_sessions {
-            return;
+    /// Adds a session, first evicting the one idle longest when the manager is full.
+    fn admit(&mut self, key: (PeerId, Direction), session: Session, now: u64) {
+        if self.sessions.len() >= self.config.max_sessions {
+            let oldest = self
+                .sessions
+                .iter()
+                .min_by_key(|(_, live)| live.last_active)
+                .map(|(key, _)| *key);
+            if let Some(oldest) = oldest {
+                self.sessions.remove(&oldest);
+                self.stats.evicted += 1;
+            }
         }
-        let oldest = self
-            .sessions
-            .iter()
-            .min_by_key(|(_, live)| live.last_active)
-            .map(|(key, _)| *key);
-        if let Some(key) = oldest {
-            self.sessions.remove(&key);
-            self.stats.evicted += 1;
-        }
+        self.sessions.insert(
+            key,
+            Live {
+                session,
+                last_active: now,
+            },
+        );
+        self.stats.live = self.sessions.len() as u64;
     }
 }

@@ -198,8 +198,8 @@ async fn serve(args: &Args) -> Result<ExitCode> {
         })
         .collect::<Vec<_>>();
     println!(
-        "negsync serve: {} documents in {}",
-        store.len(),
+        "negsync serve: {} in {}",
+        documents(store.len() as u64),
         dir.display()
     );
     println!("endpoint id: {id}");
@@ -248,9 +248,9 @@ async fn sync(args: &Args) -> Result<ExitCode> {
     let (store, set) = open(dir)?;
     let at = peer.ip_addrs().next().copied().expect("one address");
     println!(
-        "syncing {} ({} documents) with {} at {at}",
+        "syncing {} ({}) with {} at {at}",
         dir.display(),
-        store.len(),
+        documents(store.len() as u64),
         peer.id
     );
     // Bind where the peer can be reached from: loopback for a loopback peer.
@@ -271,7 +271,13 @@ async fn sync(args: &Args) -> Result<ExitCode> {
         bar.abort();
         eprint!("\r\x1b[K");
     }
-    endpoint.close().await;
+    // A clean close lets the peer know at once; after a failure there may be nothing to close,
+    // and iroh would wait up to 3 s for it.
+    if result.is_ok() {
+        endpoint.close().await;
+    } else {
+        let _ = tokio::time::timeout(Duration::from_millis(300), endpoint.close()).await;
+    }
     let stats = result?;
     print_summary(&stats);
     if stats.refused > 0 || stats.peer_refused.unwrap_or(0) > 0 {
@@ -357,9 +363,9 @@ async fn draw_progress(progress: Arc<Progress>) {
 
 fn print_summary(stats: &SyncStats) {
     println!(
-        "done in {:.2} s: {} round trips ({} reconciliation traffic)",
+        "done in {:.2} s: {} ({} reconciliation traffic)",
         stats.elapsed.as_secs_f64(),
-        stats.rounds,
+        plural(stats.rounds, "round trip"),
         bytes(stats.reconcile_bytes_sent + stats.reconcile_bytes_received)
     );
     println!(
@@ -400,12 +406,12 @@ fn print_summary(stats: &SyncStats) {
 
 fn one_line(stats: &SyncStats) -> String {
     format!(
-        "received {} ({}), sent {} ({}), {} round trips, {:.2} s{}",
+        "received {} ({}), sent {} ({}), {}, {:.2} s{}",
         documents(stats.docs_received),
         bytes(stats.bytes_received),
         documents(stats.docs_sent),
         bytes(stats.bytes_sent),
-        stats.rounds,
+        plural(stats.rounds, "round trip"),
         stats.elapsed.as_secs_f64(),
         if stats.refused > 0 {
             format!(", refused {}", documents(stats.refused))
@@ -416,10 +422,14 @@ fn one_line(stats: &SyncStats) -> String {
 }
 
 fn documents(n: u64) -> String {
+    plural(n, "document")
+}
+
+fn plural(n: u64, noun: &str) -> String {
     if n == 1 {
-        "1 document".into()
+        format!("1 {noun}")
     } else {
-        format!("{n} documents")
+        format!("{n} {noun}s")
     }
 }
 

@@ -6,7 +6,7 @@ use alloc::ffi::CString;
 use alloc::string::ToString;
 use core::ffi::c_char;
 
-use super::boundary::catch;
+use super::boundary::{borrow_mut, catch, guard};
 use super::result::{
     NEGSYNC_OK, NEGSYNC_PANIC, NEGSYNC_WRONG_STATE, code_of, describe, negsync_result,
 };
@@ -62,4 +62,28 @@ impl CallRecord {
     pub(crate) fn last_error(&self) -> *const c_char {
         self.last_error.as_ptr()
     }
+}
+
+/// A handle type made of a call record and the state its calls work on.
+pub(crate) trait Handle {
+    type Inner;
+    fn split(&mut self) -> (&mut CallRecord, &mut Self::Inner);
+}
+
+/// Runs a mutating call on the handle at `handle` (see [`CallRecord::run`]).
+///
+/// # Safety
+/// `handle` is NULL or a live handle used by no other thread during the call.
+pub(crate) unsafe fn with_handle<H: Handle, T>(
+    handle: *mut H,
+    precondition: Result<T, negsync_result>,
+    body: impl FnOnce(&mut H::Inner, T) -> Result<(), Error>,
+) -> negsync_result {
+    guard(|| {
+        let (record, inner) = unsafe { borrow_mut(handle) }?.split();
+        match record.run(precondition, |checked| body(inner, checked)) {
+            NEGSYNC_OK => Ok(()),
+            code => Err(code),
+        }
+    })
 }

@@ -1,8 +1,9 @@
 //! `negsync_limits`: what a peer may make one session do, at most.
 
 use super::boundary::{borrow, guard, writable, write};
+use super::call::with_handle;
 use super::result::{NEGSYNC_INVALID_ARGUMENT, negsync_result};
-use super::session::{negsync_session, with_session};
+use super::session::negsync_session;
 use crate::Limits;
 
 /// Per-session limits. Exceeding one fails the session with `NEGSYNC_LIMIT_EXCEEDED`.
@@ -68,7 +69,7 @@ pub unsafe extern "C" fn negsync_session_set_limits(
 ) -> negsync_result {
     let converted = unsafe { borrow(limits) }.and_then(Limits::try_from);
     unsafe {
-        with_session(session, converted, |inner, limits| {
+        with_handle(session, converted, |inner, limits| {
             inner.session.set_limits(limits);
             Ok(())
         })

@@ -4,14 +4,12 @@ use alloc::boxed::Box;
 use alloc::vec::Vec;
 use core::ffi::c_char;
 
-use super::boundary::{borrow, borrow_mut, bytes, guard, guard_value, writable, write};
-use super::call::CallRecord;
+use super::boundary::{borrow, bytes, guard, guard_value, writable, write};
+use super::call::{CallRecord, Handle, with_handle};
 use super::limits::negsync_limits;
-use super::result::{
-    NEGSYNC_INVALID_ARGUMENT, NEGSYNC_NULL_PARAMETER, NEGSYNC_OK, code_of, negsync_result,
-};
+use super::result::{NEGSYNC_INVALID_ARGUMENT, NEGSYNC_NULL_PARAMETER, code_of, negsync_result};
 use super::set::negsync_set;
-use crate::{Direction, Error, Id, Limits, ManagerConfig, ManagerStats, PEER_ID_SIZE, SyncManager};
+use crate::{Direction, Id, Limits, ManagerConfig, ManagerStats, PEER_ID_SIZE, SyncManager};
 
 /// The message belongs to a sync we started (the peer's reply).
 pub const NEGSYNC_DIRECTION_OUTBOUND: u32 = 0;
@@ -96,7 +94,7 @@ pub struct negsync_manager {
     inner: ManagerInner,
 }
 
-struct ManagerInner {
+pub(crate) struct ManagerInner {
     manager: SyncManager,
     /// The message lent out by the last start/handle, and the IDs of a just-completed sync.
     message: Vec<u8>,
@@ -170,22 +168,11 @@ fn lend(ids: &[Id]) -> *const u8 {
     }
 }
 
-/// Runs a mutating call on the manager at `manager` (see [`CallRecord::run`]).
-///
-/// # Safety
-/// `manager` is NULL or a live manager used by no other thread during the call.
-unsafe fn with_manager<T>(
-    manager: *mut negsync_manager,
-    precondition: Result<T, negsync_result>,
-    body: impl FnOnce(&mut ManagerInner, T) -> Result<(), Error>,
-) -> negsync_result {
-    guard(|| {
-        let negsync_manager { record, inner } = unsafe { borrow_mut(manager) }?;
-        match record.run(precondition, |checked| body(inner, checked)) {
-            NEGSYNC_OK => Ok(()),
-            code => Err(code),
-        }
-    })
+impl Handle for negsync_manager {
+    type Inner = ManagerInner;
+    fn split(&mut self) -> (&mut CallRecord, &mut ManagerInner) {
+        (&mut self.record, &mut self.inner)
+    }
 }
 
 /// Writes the default configuration to `*out`. Thread-safe.
@@ -252,7 +239,7 @@ pub unsafe extern "C" fn negsync_manager_start(
         .and(writable(msg_len))
         .and_then(|_| unsafe { peer_id(peer) });
     unsafe {
-        with_manager(manager, checked, |inner, peer| {
+        with_handle(manager, checked, |inner, peer| {
             inner.message = inner.manager.start(peer, now)?;
             write(msg, inner.message.as_ptr());
             write(msg_len, inner.message.len());
@@ -287,7 +274,7 @@ pub unsafe extern "C" fn negsync_manager_handle(
         Ok((peer, self::direction(direction)?, message))
     });
     unsafe {
-        with_manager(manager, checked, |inner, (peer, direction, message)| {
+        with_handle(manager, checked, |inner, (peer, direction, message)| {
             let handled = inner.manager.handle(peer, direction, message, now)?;
             inner.message = handled.reply.unwrap_or_default();
             inner.have = handled.have;
@@ -334,7 +321,7 @@ pub unsafe extern "C" fn negsync_manager_close(
         Ok((peer, self::direction(direction)?))
     });
     unsafe {
-        with_manager(manager, checked, |inner, (peer, direction)| {
+        with_handle(manager, checked, |inner, (peer, direction)| {
             write(closed, inner.manager.close(peer, direction));
             Ok(())
         })
@@ -353,7 +340,7 @@ pub unsafe extern "C" fn negsync_manager_expire(
     expired: *mut usize,
 ) -> negsync_result {
     unsafe {
-        with_manager(manager, writable(expired), |inner, _| {
+        with_handle(manager, writable(expired), |inner, _| {
             write(expired, inner.manager.expire(now));
             Ok(())
         })

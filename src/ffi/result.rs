@@ -24,8 +24,9 @@ pub const NEGSYNC_UNSUPPORTED_VERSION: negsync_result = 4;
 pub const NEGSYNC_WRONG_STATE: negsync_result = 5;
 /// The peer pushed the session past one of its limits (`negsync_limits`). The session has failed.
 pub const NEGSYNC_LIMIT_EXCEEDED: negsync_result = 6;
-/// A panic inside negsync was caught at the boundary. A session it happened in is poisoned and
-/// answers every later call with `NEGSYNC_WRONG_STATE`; other handles keep working.
+/// A panic inside negsync was caught at the boundary. A session or manager it happened in is
+/// poisoned: every later mutating call and every have/need read answers `NEGSYNC_WRONG_STATE`
+/// (statistics and limits can still be read); other handles keep working.
 pub const NEGSYNC_PANIC: negsync_result = 7;
 /// The engine failed where valid input cannot make it fail: a bug in negsync, please report it.
 pub const NEGSYNC_INTERNAL: negsync_result = 8;

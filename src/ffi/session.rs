@@ -4,9 +4,9 @@ use alloc::boxed::Box;
 use alloc::vec::Vec;
 use core::ffi::c_char;
 
-use super::boundary::{borrow, borrow_mut, bytes, guard, guard_value, writable, write};
-use super::call::CallRecord;
-use super::result::{NEGSYNC_OK, NEGSYNC_WRONG_STATE, code_of, negsync_result};
+use super::boundary::{borrow, bytes, guard, guard_value, writable, write};
+use super::call::{CallRecord, Handle, with_handle};
+use super::result::{NEGSYNC_WRONG_STATE, code_of, negsync_result};
 use super::set::negsync_set;
 use crate::{Error, Id, Session};
 
@@ -23,22 +23,11 @@ pub(crate) struct SessionInner {
     message: Vec<u8>,
 }
 
-/// Runs a mutating call on the session at `session` (see [`CallRecord::run`]).
-///
-/// # Safety
-/// `session` is NULL or a live session used by no other thread during the call.
-pub(crate) unsafe fn with_session<T>(
-    session: *mut negsync_session,
-    precondition: Result<T, negsync_result>,
-    body: impl FnOnce(&mut SessionInner, T) -> Result<(), Error>,
-) -> negsync_result {
-    guard(|| {
-        let negsync_session { record, inner } = unsafe { borrow_mut(session) }?;
-        match record.run(precondition, |checked| body(inner, checked)) {
-            NEGSYNC_OK => Ok(()),
-            code => Err(code),
-        }
-    })
+impl Handle for negsync_session {
+    type Inner = SessionInner;
+    fn split(&mut self) -> (&mut CallRecord, &mut SessionInner) {
+        (&mut self.record, &mut self.inner)
+    }
 }
 
 /// Creates a session over a snapshot of `set` taken now, in `*out`; later changes to the set do
@@ -86,7 +75,7 @@ pub unsafe extern "C" fn negsync_session_initiate(
 ) -> negsync_result {
     let out_params = writable(msg).and(writable(msg_len));
     unsafe {
-        with_session(session, out_params, |inner, _| {
+        with_handle(session, out_params, |inner, _| {
             inner.message = inner.session.initiate()?;
             write(msg, inner.message.as_ptr());
             write(msg_len, inner.message.len());
@@ -127,7 +116,7 @@ pub unsafe extern "C" fn negsync_session_reconcile(
         .and(writable(complete));
     let message = out_params.and_then(|_| unsafe { bytes(msg, msg_len) });
     unsafe {
-        with_session(session, message, |inner, message| {
+        with_handle(session, message, |inner, message| {
             let step = inner.session.reconcile(message)?;
             inner.message = step.reply.unwrap_or_default();
             let lent = match inner.message.is_empty() {

@@ -54,7 +54,7 @@ pub unsafe extern "C" fn negsync_session_get_stats(
                 Role::Initiator => NEGSYNC_ROLE_INITIATOR,
                 Role::Responder => NEGSYNC_ROLE_RESPONDER,
             },
-            complete: session.is_complete(),
+            complete: !handle.record.is_poisoned() && session.is_complete(),
             failed: handle.record.is_poisoned() || matches!(session.state(), State::Failed(_)),
             rounds: session.rounds(),
             bytes_in: session.bytes_in(),

@@ -13,6 +13,9 @@ const FAILED: u32 = 1;
 /// TLS alert `no_application_protocol`: the server speaks none of the client's ALPNs.
 const NO_APPLICATION_PROTOCOL: u8 = 120;
 
+/// TLS alert `unknown_ca`: the server's certificate is not the key of the endpoint ID dialed.
+const UNKNOWN_CA: u8 = 48;
+
 /// Connects to `peer` with [`ALPN`], explaining the usual failures: nothing answers, the peer is
 /// another endpoint than the one named, or it speaks another protocol.
 pub(crate) async fn connect(
@@ -54,10 +57,14 @@ pub(crate) async fn connect(
                 String::from_utf8_lossy(ALPN)
             )
         }
-        Some(ConnectionError::TransportError(tls)) if is_crypto(tls.code) => anyhow!(
-            "the peer at {at} is not endpoint {id}: its key does not match (wrong endpoint \
-             ID? use the one `negsync serve` printed): {tls}"
-        ),
+        Some(ConnectionError::TransportError(tls))
+            if tls.code == TransportErrorCode::crypto(UNKNOWN_CA) =>
+        {
+            anyhow!(
+                "the peer at {at} is not endpoint {id}: its key does not match (wrong endpoint \
+                 ID? use the one `negsync serve` printed)"
+            )
+        }
         Some(ConnectionError::TimedOut) => anyhow!(
             "cannot reach peer {id} at {at}: the connection timed out (is `negsync serve` \
              running there, and is the address right?)"
@@ -65,10 +72,6 @@ pub(crate) async fn connect(
         _ => return Err(error.context(format!("connecting to peer {id} at {at}"))),
     };
     Err(explained)
-}
-
-fn is_crypto(code: TransportErrorCode) -> bool {
-    (0x100..0x200).contains(&u64::from(code))
 }
 
 /// Closes `connection` as failed, telling the peer why.

@@ -24,7 +24,7 @@ use anyhow::{Context, Result, anyhow, bail};
 use iroh::endpoint::{RecvStream, SendStream};
 use tokio::sync::mpsc;
 
-use super::frame::{self, Fields, Frame, HELLO_LIMIT, Kind};
+use super::frame::{self, Fields, HELLO_LIMIT, Kind};
 use super::stats::{Phase, Progress, SyncStats};
 use super::store::{Document, DocumentStore, PutOutcome};
 use super::{Config, MAX_FRAME_LIMIT, MIN_FRAME_LIMIT, PROTOCOL_VERSION};
@@ -284,6 +284,9 @@ pub(crate) async fn respond(
     finished.extend_from_slice(&stats.refused.to_be_bytes());
     frame::write(&mut send, Kind::Finished, &finished, limit, wait).await?;
     send.finish().context("finishing our side of the stream")?;
+    // Closing the connection drops data not yet delivered: wait until the initiator has it all
+    // (or has closed the connection, which it does once it read `Finished`).
+    let _ = tokio::time::timeout(wait, send.stopped()).await;
     Ok(stats)
 }
 

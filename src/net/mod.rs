@@ -48,13 +48,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
-use iroh::endpoint::{Connection, Incoming, PortmapperConfig, presets};
-use iroh::{Endpoint, NetReportConfig, RelayMode};
+use iroh::endpoint::{Incoming, PortmapperConfig, presets};
+use iroh::{NetReportConfig, RelayMode};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
 pub use dir::DirStore;
-pub use iroh::{EndpointAddr, EndpointId, SecretKey};
+pub use iroh::endpoint::Connection;
+pub use iroh::{Endpoint, EndpointAddr, EndpointId, SecretKey};
 pub use stats::{Phase, Progress, SyncStats};
 pub use store::{Document, DocumentStore, PutOutcome, content_id};
 
@@ -212,9 +213,7 @@ pub async fn respond(
     .await;
     match result {
         Ok(mut stats) => {
-            // Our last frames must reach the initiator before the connection goes: it closes
-            // the connection once it has read them.
-            let _ = tokio::time::timeout(config.round_timeout, connection.closed()).await;
+            connection.close(0u32.into(), b"done");
             stats.elapsed = start.elapsed();
             Ok(stats)
         }

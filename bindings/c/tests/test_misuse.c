@@ -291,6 +291,84 @@ static void test_have_and_need_refuse_null(void) {
     negsync_set_free(set);
 }
 
+/* get_stats refuses a NULL session or out, leaves *out untouched and last_error as it was. */
+static void test_get_stats_refuses_null(void) {
+    negsync_set *set = set_of(3);
+    negsync_session *session = session_of(set);
+    negsync_session_stats stats;
+    const uint8_t *msg = NULL;
+    size_t msg_len = 0;
+    REQUIRE(session != NULL);
+    memset(&stats, SENTINEL_BYTE, sizeof stats);
+
+    CHECK_EQ(negsync_session_get_stats(NULL, &stats), NEGSYNC_NULL_PARAMETER);
+    CHECK(bytes_all((const uint8_t *)&stats, sizeof stats, SENTINEL_BYTE));
+    CHECK_EQ(negsync_session_get_stats(session, NULL), NEGSYNC_NULL_PARAMETER);
+    CHECK_EQ(negsync_session_get_stats(NULL, NULL), NEGSYNC_NULL_PARAMETER);
+
+    /* A read, not a mutating call: the detail of an earlier refusal survives it. */
+    CHECK_EQ(negsync_session_initiate(session, NULL, &msg_len), NEGSYNC_NULL_PARAMETER);
+    CHECK(negsync_session_last_error(session)[0] != '\0');
+    CHECK_EQ(negsync_session_get_stats(session, NULL), NEGSYNC_NULL_PARAMETER);
+    CHECK_EQ(negsync_session_get_stats(session, &stats), NEGSYNC_OK);
+    CHECK(negsync_session_last_error(session)[0] != '\0');
+    /* The refused calls left the session as it was. */
+    CHECK_EQ(stats.role, NEGSYNC_ROLE_UNDECIDED);
+    CHECK(!stats.complete && !stats.failed);
+    CHECK_EQ(stats.rounds, 0);
+    CHECK_EQ(stats.bytes_in, 0);
+    CHECK_EQ(stats.bytes_out, 0);
+    CHECK_EQ(negsync_session_initiate(session, &msg, &msg_len), NEGSYNC_OK);
+    CHECK_EQ(negsync_session_get_stats(session, &stats), NEGSYNC_OK);
+    CHECK_EQ(stats.role, NEGSYNC_ROLE_INITIATOR);
+    CHECK_EQ(stats.bytes_out, msg_len);
+    negsync_session_free(session);
+    negsync_set_free(set);
+}
+
+/* A mutating call refused for a NULL out-parameter (or NULL input) on a live session says why in
+ * last_error; the next call that succeeds clears it. */
+static void test_last_error_describes_refused_null(void) {
+    negsync_set *set = set_of(3);
+    negsync_session *initiator = session_of(set), *responder = session_of(set);
+    const uint8_t *msg = NULL, *reply = NULL;
+    size_t msg_len = 0, reply_len = 0;
+    bool complete = false;
+    uint8_t copy[4096];
+    REQUIRE(initiator != NULL && responder != NULL);
+
+    CHECK_EQ(negsync_session_initiate(initiator, NULL, &msg_len), NEGSYNC_NULL_PARAMETER);
+    CHECK(negsync_session_last_error(initiator)[0] != '\0');
+    CHECK_EQ(negsync_session_initiate(initiator, &msg, NULL), NEGSYNC_NULL_PARAMETER);
+    CHECK(negsync_session_last_error(initiator)[0] != '\0');
+    CHECK_EQ(negsync_session_set_limits(initiator, NULL), NEGSYNC_NULL_PARAMETER);
+    CHECK(negsync_session_last_error(initiator)[0] != '\0');
+    CHECK_EQ(negsync_session_initiate(initiator, &msg, &msg_len), NEGSYNC_OK);
+    CHECK(negsync_session_last_error(initiator)[0] == '\0');
+    REQUIRE(msg_len <= sizeof copy);
+    memcpy(copy, msg, msg_len);
+
+    CHECK_EQ(negsync_session_reconcile(responder, copy, msg_len, &reply, &reply_len, NULL),
+             NEGSYNC_NULL_PARAMETER);
+    CHECK(negsync_session_last_error(responder)[0] != '\0');
+    CHECK_EQ(negsync_session_reconcile(responder, copy, msg_len, NULL, &reply_len, &complete),
+             NEGSYNC_NULL_PARAMETER);
+    CHECK(negsync_session_last_error(responder)[0] != '\0');
+    CHECK_EQ(negsync_session_reconcile(responder, copy, msg_len, &reply, NULL, &complete),
+             NEGSYNC_NULL_PARAMETER);
+    CHECK(negsync_session_last_error(responder)[0] != '\0');
+    CHECK_EQ(negsync_session_reconcile(responder, NULL, msg_len, &reply, &reply_len, &complete),
+             NEGSYNC_NULL_PARAMETER);
+    CHECK(negsync_session_last_error(responder)[0] != '\0');
+    CHECK_EQ(negsync_session_reconcile(responder, copy, msg_len, &reply, &reply_len, &complete),
+             NEGSYNC_OK);
+    CHECK(negsync_session_last_error(responder)[0] == '\0');
+    CHECK(complete);
+    negsync_session_free(initiator);
+    negsync_session_free(responder);
+    negsync_set_free(set);
+}
+
 /* The value-returning functions have a defined answer for NULL; free(NULL) is a no-op. */
 static void test_value_functions_answer_null(void) {
     const char *error = negsync_session_last_error(NULL);
@@ -361,6 +439,53 @@ static void test_insert_many_refuses_overflowing_count(void) {
              NEGSYNC_INVALID_ARGUMENT);
     CHECK_EQ(negsync_set_len(set), 0);
     negsync_set_free(set);
+}
+
+/*
+ * insert_many reads a misaligned timestamps array (as C code pointing into a packet buffer has):
+ * for every offset 1..7 the right items go in, and UINT64_MAX in it still adds nothing.
+ */
+static void test_insert_many_accepts_misaligned_timestamps(void) {
+    enum { COUNT = 9 };
+    /* A union keeps the storage 8-byte aligned, so storage.bytes + offset is misaligned. */
+    union {
+        uint64_t align;
+        uint8_t bytes[COUNT * sizeof(uint64_t) + 8];
+    } storage;
+    uint64_t timestamps[COUNT];
+    uint8_t ids[COUNT * NEGSYNC_ID_SIZE];
+    size_t offset, i;
+    for (i = 0; i < COUNT; i++) {
+        /* Every byte of each timestamp matters: a misread one would not match on removal. */
+        timestamps[i] = 0x0102030405060708ull * (i + 1) + (uint64_t)i;
+        memset(ids + i * NEGSYNC_ID_SIZE, (int)(0x40 + i), NEGSYNC_ID_SIZE);
+        ids[i * NEGSYNC_ID_SIZE + 5] = (uint8_t)(i * 37);
+    }
+    for (offset = 1; offset < 8; offset++) {
+        negsync_set *set = set_of(0);
+        /* The header promises `timestamps` need not be aligned; ISO C frowns on forming the
+         * misaligned pointer, but it is never dereferenced on this side (no UBSan report). */
+        const uint64_t *misaligned = (const uint64_t *)(const void *)(storage.bytes + offset);
+        uint64_t reserved = UINT64_MAX;
+        REQUIRE(set != NULL);
+        CHECK(((uintptr_t)misaligned) % sizeof(uint64_t) != 0);
+        memcpy(storage.bytes + offset, timestamps, sizeof timestamps);
+
+        CHECK_EQ(negsync_set_insert_many(set, misaligned, ids, COUNT), NEGSYNC_OK);
+        CHECK_EQ(negsync_set_len(set), COUNT);
+        /* Exactly these items: removing each (timestamp, id) pair as given empties the set. */
+        for (i = 0; i < COUNT; i++) {
+            CHECK_EQ(negsync_set_remove(set, timestamps[i], ids + i * NEGSYNC_ID_SIZE),
+                     NEGSYNC_OK);
+            CHECK_EQ(negsync_set_len(set), COUNT - 1 - i);
+        }
+
+        /* All or nothing holds on the misaligned path too. */
+        memcpy(storage.bytes + offset + 4 * sizeof(uint64_t), &reserved, sizeof reserved);
+        CHECK_EQ(negsync_set_insert_many(set, misaligned, ids, COUNT), NEGSYNC_INVALID_ARGUMENT);
+        CHECK_EQ(negsync_set_len(set), 0);
+        negsync_set_free(set);
+    }
 }
 
 /* ---- wrong state ---- */
@@ -555,10 +680,13 @@ int main(int argc, char **argv) {
     CHECK_RUN(test_initiate_refuses_null);
     CHECK_RUN(test_reconcile_refuses_null);
     CHECK_RUN(test_have_and_need_refuse_null);
+    CHECK_RUN(test_get_stats_refuses_null);
+    CHECK_RUN(test_last_error_describes_refused_null);
     CHECK_RUN(test_value_functions_answer_null);
     CHECK_RUN(test_frame_limit_range);
     CHECK_RUN(test_reserved_timestamp_is_refused);
     CHECK_RUN(test_insert_many_refuses_overflowing_count);
+    CHECK_RUN(test_insert_many_accepts_misaligned_timestamps);
     CHECK_RUN(test_initiate_twice_is_wrong_state);
     CHECK_RUN(test_initiate_after_responding_is_wrong_state);
     CHECK_RUN(test_reconcile_after_complete_is_wrong_state);
