@@ -41,6 +41,10 @@ pub enum MalformedKind {
     TruncatedBound,
     /// A range's upper bound is lower than the one before it.
     BoundDecreasing,
+    /// A bound at infinity (timestamp u64::MAX) that carries an ID prefix. No item can sit at
+    /// infinity, so no implementation needs one; and answering it makes the engine close its
+    /// frame-cut reply with plain infinity, a bound lower than the one before it.
+    PrefixAtInfinity,
     /// A range mode other than 0 (Skip), 1 (Fingerprint), 2 (IdList).
     UnknownMode(u64),
     /// The message ends inside a fingerprint.
@@ -65,6 +69,9 @@ impl fmt::Display for Malformed {
             MalformedKind::TruncatedBound => write!(f, "message ends inside a bound at {at}"),
             MalformedKind::BoundDecreasing => {
                 write!(f, "bound lower than the one before it at {at}")
+            }
+            MalformedKind::PrefixAtInfinity => {
+                write!(f, "bound at infinity with an ID prefix at {at}")
             }
             MalformedKind::UnknownMode(mode) => write!(f, "unknown range mode {mode} at {at}"),
             MalformedKind::TruncatedFingerprint => {
@@ -247,6 +254,9 @@ impl Reader<'_> {
         if prefix_len > MAX_PREFIX_LEN {
             return self.fail(length_offset, MalformedKind::PrefixTooLong(prefix_len));
         }
+        if timestamp == u64::MAX && prefix_len != 0 {
+            return self.fail(length_offset, MalformedKind::PrefixAtInfinity);
+        }
         let prefix = self.skip(prefix_len as usize, MalformedKind::TruncatedBound)?;
         let mut padded_prefix = [0; ID_SIZE];
         padded_prefix[..prefix.len()].copy_from_slice(prefix);
@@ -343,6 +353,19 @@ mod tests {
         let mut tail = vec![0x61, 0x00, 0x00, 0x00, 0x00, 0x00, 0x01];
         tail.extend(EMPTY_FINGERPRINT);
         assert_eq!(validate(&tail).map(|s| s.ranges()), Ok(2));
+    }
+
+    #[test]
+    fn infinity_carries_no_prefix() {
+        // As the delta 0, and as a delta that saturates to u64::MAX.
+        assert_eq!(
+            kind(&[0x61, 0x00, 0x01, 0x01, 0x02, 0x00]),
+            MalformedKind::PrefixAtInfinity
+        );
+        let saturating = [
+            0x61, 0x81, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f, 0x01, 0x05, 0x00,
+        ];
+        assert_eq!(kind(&saturating), MalformedKind::PrefixAtInfinity);
     }
 
     #[test]

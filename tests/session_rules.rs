@@ -206,3 +206,22 @@ fn limits_stop_a_peer_and_leave_the_set_untouched() {
     assert_eq!(set_a.len(), a.len());
     assert_eq!(set_b.len(), b.len());
 }
+
+/// Fuzzer finding: an ID list up to infinity *with a prefix*, answered by a responder whose reply
+/// gets frame-cut, made the engine write a decreasing bound (its closing range is plain infinity)
+/// and the session fail with an internal error. Such a bound is now refused as malformed.
+#[test]
+fn an_id_list_up_to_infinity_with_a_prefix_is_malformed_not_an_internal_error() {
+    let set = ItemSet::new();
+    for t in 0..122u64 {
+        let mut id = [0u8; 32];
+        id[0] = (t * 37) as u8;
+        id[1] = t as u8;
+        set.insert(t / 3, Id(id)).unwrap();
+    }
+    let mut responder = Session::new(set.snapshot(), 4096).unwrap();
+    assert_eq!(
+        malformed_kind(responder.reconcile(&[0x61, 0x00, 0x01, 0x01, 0x02, 0x00])),
+        MalformedKind::PrefixAtInfinity
+    );
+}
