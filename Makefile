@@ -37,7 +37,7 @@ C_EXAMPLES := $(patsubst bindings/c/examples/%.c,%,$(wildcard bindings/c/example
 C_TESTS    := $(patsubst bindings/c/tests/%.c,%,$(wildcard bindings/c/tests/test_*.c))
 C_HEADERS  := include/negsync.h $(wildcard bindings/c/tests/*.h)
 
-.PHONY: fuzz-smoke demo test lib rust-checks rust-tests c-build c-tests c-valgrind c-asan-build c-asan header-cxx python-tests examples clean
+.PHONY: fuzz-smoke demo test lib rust-checks rust-tests net-tests c-build c-tests c-valgrind c-asan-build c-asan header-cxx python-tests examples clean
 .DELETE_ON_ERROR:
 
 demo: lib $(BUILD)/two_peers
@@ -46,7 +46,7 @@ demo: lib $(BUILD)/two_peers
 	@echo "== Python: bindings/python/examples/two_peers.py"
 	$(PYTHON) bindings/python/examples/two_peers.py
 
-test: rust-checks rust-tests lib header-cxx c-tests c-valgrind c-asan python-tests examples harness-valgrind interop fuzz-smoke firmware mobile
+test: rust-checks rust-tests net-tests lib header-cxx c-tests c-valgrind c-asan python-tests examples harness-valgrind interop fuzz-smoke firmware mobile
 	@echo "== all tests passed"
 
 lib:
@@ -58,9 +58,25 @@ $(LIBDIR)/libnegsync.a $(LIBDIR)/libnegsync.so: lib ;
 rust-checks:
 	cargo fmt --all -- --check
 	cargo clippy --all-targets -- -D warnings
+	cargo clippy --no-default-features --lib -- -D warnings
 
 rust-tests:
 	cargo test --release
+	# The firmware (no_std) forms of the core, on the host.
+	cargo test --release --no-default-features --lib
+
+# The iroh transport and the `negsync` CLI (feature "iroh", off by default: no other target
+# builds it). clippy with the feature (rust-checks' fmt covers its files); the net unit tests and
+# doc example; two endpoints in one process (tests/net.rs); two negsync processes syncing 10,000
+# files over loopback and, as root with `ip`, between two network namespaces (tests/cli.rs, which
+# says when it skips). Dev profile: the release profile's fat LTO would relink about 230 crates
+# for every test binary. Built first, so that $(RUN)'s limit counts only the tests.
+NET_TESTS := --features iroh --lib --test net --test cli
+net-tests:
+	cargo clippy --features iroh --all-targets -- -D warnings
+	cargo test $(NET_TESTS) --no-run
+	$(RUN) cargo test $(NET_TESTS) -- --nocapture --test-threads=1
+	$(RUN) cargo test --features iroh --doc net
 
 $(BUILD):
 	mkdir -p $(BUILD)

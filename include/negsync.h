@@ -34,9 +34,9 @@
 #include <stdint.h>
 
 /**
- * Bytes in a [`PeerId`].
+ * Bytes in a peer ID (an iroh EndpointId, or any 32-byte name the application gives peers).
  */
-#define PEER_ID_SIZE 32
+#define NEGSYNC_PEER_ID_SIZE 32
 
 /**
  * The message belongs to a sync we started (the peer's reply).
@@ -84,22 +84,6 @@
 #define NEGSYNC_ID_SIZE 32
 
 /**
- * The smallest frame limit (the protocol's smallest Negentropy frame size limit).
- */
-#define MIN_FRAME_LIMIT 4096
-
-/**
- * The largest frame limit either side may announce.
- */
-#define MAX_FRAME_LIMIT (16 << 20)
-
-/**
- * How a manager bounds its work. Times are in the caller's clock units (any monotonic counter:
- * milliseconds, ticks), so firmware without threads can drive expiry itself.
- */
-typedef struct ManagerConfig ManagerConfig;
-
-/**
  * Sessions with many peers over one set: at most one outbound and one inbound session per peer,
  * a bound on live sessions, idle expiry. Not internally synchronized: use it from one thread at a
  * time (it may move between threads).
@@ -114,7 +98,9 @@ typedef struct negsync_session negsync_session;
 
 /**
  * A mutable collection of (timestamp, id) items. Internally synchronized: any thread may insert
- * or remove while other threads create sessions from it.
+ * or remove while other threads create sessions from it. In the firmware build the lock is a
+ * spin lock: on a single-core RTOS use a set from tasks of one priority, never from an interrupt
+ * (a task spinning on a set held by a preempted lower-priority task never gets it).
  */
 typedef struct negsync_set negsync_set;
 
@@ -754,6 +740,15 @@ size_t negsync_set_len(const struct negsync_set *set);
  * `set` is NULL or a set from `negsync_set_new` not yet freed.
  */
 void negsync_set_free(struct negsync_set *set);
+
+/**
+ * Makes room for `count` more items (exactly), so filling a set of known size allocates once.
+ *
+ * # Safety
+ * `set` is a live set.
+ */
+negsync_result negsync_set_reserve(struct negsync_set *set,
+                                   size_t count);
 
 /**
  * Copies the session's counters to `*out`. Reading does not change the session.

@@ -32,6 +32,10 @@
 #![warn(missing_docs)]
 
 extern crate alloc;
+// Unit tests run on the host and may use std's macros even when the library itself is no_std.
+#[cfg(all(test, not(feature = "std")))]
+#[macro_use]
+extern crate std;
 
 mod engine;
 mod error;

@@ -157,7 +157,11 @@ impl SyncManager {
 
     /// Feeds one message from `peer`. An `Inbound` message with no inbound session begins one
     /// (a peer's first message); an `Outbound` one must answer a sync we started. Any error fails
-    /// and removes that session (and only it).
+    /// and removes that session (and only it); a new session that fails never took a place.
+    ///
+    /// When the transport has one stream per session, call [`close`](Self::close) when an
+    /// inbound stream ends. Without streams, an inbound session idle past the timeout is taken
+    /// as over when its peer writes again, so the peer's next sync sees the set as it is then.
     pub fn handle(
         &mut self,
         peer: PeerId,
@@ -166,27 +170,35 @@ impl SyncManager {
         now: u64,
     ) -> Result<Handled, Error> {
         let key = (peer, direction);
-        if !self.sessions.contains_key(&key) {
-            if direction == Direction::Outbound {
+        // The session leaves the map while it works: a new one earns its place (and may evict
+        // another) only once its first message has proved valid.
+        let (mut session, is_new) = match self.sessions.remove(&key) {
+            // A responder cannot tell when an exchange ended quietly: one idle past the timeout
+            // is taken as over, and the peer's next sync is answered from the set as it is now.
+            Some(live)
+                if direction == Direction::Inbound
+                    && now.saturating_sub(live.last_active) > self.config.idle_timeout =>
+            {
+                self.stats.expired += 1;
+                (self.new_session()?, true)
+            }
+            Some(live) => (live.session, false),
+            None if direction == Direction::Outbound => {
+                self.stats.live = self.sessions.len() as u64;
                 return Err(Error::WrongState(
                     "no outbound sync with this peer is running",
                 ));
             }
-            let session = self.new_session()?;
-            self.admit(key, session, now);
+            None => (self.new_session()?, true),
+        };
+        if is_new {
             self.stats.started_inbound += 1;
         }
-        let live = self
-            .sessions
-            .get_mut(&key)
-            .expect("present or just inserted");
-        live.last_active = now;
         self.stats.rounds += 1;
         self.stats.bytes_in += message.len() as u64;
-        let step = match live.session.reconcile(message) {
+        let step = match session.reconcile(message) {
             Ok(step) => step,
             Err(error) => {
-                self.sessions.remove(&key);
                 self.stats.failed += 1;
                 self.stats.live = self.sessions.len() as u64;
                 return Err(error);
@@ -202,16 +214,17 @@ impl SyncManager {
             self.stats.bytes_out += reply.len() as u64;
         }
         if handled.complete {
-            let done = self.sessions.remove(&key).expect("present");
             if direction == Direction::Outbound {
-                handled.have = done.session.have_ids()?.to_vec();
-                handled.need = done.session.need_ids()?.to_vec();
+                handled.have = session.have_ids()?.to_vec();
+                handled.need = session.need_ids()?.to_vec();
                 self.stats.have_total += handled.have.len() as u64;
                 self.stats.need_total += handled.need.len() as u64;
             }
             self.stats.completed += 1;
-            self.stats.live = self.sessions.len() as u64;
+        } else {
+            self.admit(key, session, now);
         }
+        self.stats.live = self.sessions.len() as u64;
         Ok(handled)
     }
 

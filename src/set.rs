@@ -98,6 +98,11 @@ impl ItemSet {
         }
     }
 
+    /// Makes room for `additional` more inserts before the next seal, exactly.
+    pub fn reserve(&self, additional: usize) {
+        self.state.lock().inserts.reserve_exact(additional);
+    }
+
     /// Removes one item (a no-op if it is not there).
     pub fn remove(&self, timestamp: u64, id: Id) {
         let mut state = self.state.lock();

@@ -296,7 +296,7 @@ mod tests {
     fn each_field_checks_its_length() {
         assert_eq!(kind(&[0x61, 0x00, 0x21]), MalformedKind::PrefixTooLong(33));
         assert_eq!(
-            kind(&[0x61, 0x00, 0x02, 0xaa]),
+            kind(&[0x61, 0x05, 0x02, 0xaa]),
             MalformedKind::TruncatedBound
         );
         assert_eq!(
@@ -357,15 +357,21 @@ mod tests {
 
     #[test]
     fn infinity_carries_no_prefix() {
-        // As the delta 0, and as a delta that saturates to u64::MAX.
+        // As the delta 0.
         assert_eq!(
             kind(&[0x61, 0x00, 0x01, 0x01, 0x02, 0x00]),
             MalformedKind::PrefixAtInfinity
         );
-        let saturating = [
-            0x61, 0x81, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f, 0x01, 0x05, 0x00,
-        ];
+        // As a delta that saturates: a bound at 5, then 5 + (u64::MAX - 1).
+        let mut saturating = vec![0x61, 0x06, 0x00, 0x00, 0x81];
+        saturating.extend([0xff; 8]);
+        saturating.extend([0x7f, 0x01, 0x05, 0x00]);
         assert_eq!(kind(&saturating), MalformedKind::PrefixAtInfinity);
+        // Infinity without a prefix is the ordinary last bound.
+        assert_eq!(
+            validate(&[0x61, 0x00, 0x00, 0x00]).map(|s| s.skip_ranges),
+            Ok(1)
+        );
     }
 
     #[test]

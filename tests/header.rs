@@ -29,6 +29,48 @@ fn header_is_current() {
     );
 }
 
+/// Firmware links negsync beside other C libraries: everything the header declares must carry the
+/// library's prefix, or it may clash with their macros and types.
+#[test]
+fn header_declares_only_prefixed_names() {
+    let header =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("include/negsync.h"))
+            .expect("read include/negsync.h");
+    let mut stray = Vec::new();
+    for line in header.lines() {
+        let declared = if let Some(rest) = line.strip_prefix("#define ") {
+            rest.split_whitespace().next()
+        } else if let Some(rest) = line.strip_prefix("typedef ") {
+            // `typedef R (*name)(...)` names a function pointer; else the name comes last.
+            match rest.split_once("(*") {
+                Some((_, tail)) => tail.split(')').next(),
+                None => rest
+                    .trim_end_matches(';')
+                    .split(|c: char| !c.is_alphanumeric() && c != '_')
+                    .rfind(|word| !word.is_empty()),
+            }
+        } else if !line.starts_with([' ', '*', '/', '#', '}']) && line.contains('(') {
+            line.split('(')
+                .next()
+                .and_then(|head| head.split_whitespace().last())
+                .map(|name| name.trim_start_matches('*'))
+        } else {
+            None
+        };
+        if let Some(name) = declared
+            && !name.starts_with("negsync_")
+            && !name.starts_with("NEGSYNC_")
+            && name != "extern"
+        {
+            stray.push(line.to_owned());
+        }
+    }
+    assert!(
+        stray.is_empty(),
+        "unprefixed declarations in include/negsync.h: {stray:#?}"
+    );
+}
+
 #[test]
 fn header_version_macros_match_the_package() {
     assert_eq!(

@@ -208,3 +208,68 @@ fn bad_configurations_are_refused() {
         ));
     }
 }
+
+#[test]
+fn a_bad_first_message_from_a_stranger_evicts_nobody() {
+    let config = ManagerConfig {
+        max_sessions: 1,
+        ..ManagerConfig::DEFAULT
+    };
+    let mut manager = SyncManager::new(Arc::new(ItemSet::new()), config).unwrap();
+    manager.start(BOB, 0).unwrap();
+    assert!(matches!(
+        manager.handle([0x66; 32], Direction::Inbound, &[0x61, 0x80], 1),
+        Err(Error::MalformedMessage(_))
+    ));
+    assert!(manager.is_active(&BOB, Direction::Outbound));
+    assert_eq!(manager.stats().evicted, 0);
+    assert_eq!(manager.stats().live, 1);
+}
+
+/// The responder of the 1..131 / 101..131 case never learns that the exchange ended. If the
+/// application cannot close it, the peer's next sync after the idle timeout must still be answered
+/// from the set as it is then, not from the old snapshot.
+#[test]
+fn an_unclosed_inbound_session_idle_past_the_timeout_answers_from_a_fresh_snapshot() {
+    let mut rng = Rng::new(21);
+    let ids: Vec<negsync::Id> = (0..132).map(|_| rng.id()).collect();
+    let bob_set = Arc::new(ItemSet::new());
+    for t in 1..=131u64 {
+        bob_set.insert(t, ids[t as usize]).unwrap();
+    }
+    let alice_set = Arc::new(ItemSet::new());
+    for t in 101..=131u64 {
+        alice_set.insert(t, ids[t as usize]).unwrap();
+    }
+    let config = ManagerConfig {
+        frame_size_limit: 4096,
+        idle_timeout: 10,
+        ..ManagerConfig::DEFAULT
+    };
+    let mut bob = SyncManager::new(Arc::clone(&bob_set), config).unwrap();
+    let mut alice = SyncManager::new(alice_set, ManagerConfig::DEFAULT).unwrap();
+
+    let run = |alice: &mut SyncManager, bob: &mut SyncManager, now: u64| {
+        let mut message = alice.start(BOB, now).unwrap();
+        loop {
+            let reply = bob
+                .handle(ALICE, Direction::Inbound, &message, now)
+                .unwrap();
+            let handled = alice
+                .handle(BOB, Direction::Outbound, &reply.reply.unwrap(), now)
+                .unwrap();
+            match handled.reply {
+                Some(next) => message = next,
+                None => return handled.need.len(),
+            }
+        }
+    };
+    assert_eq!(run(&mut alice, &mut bob, 0), 100);
+    assert!(
+        bob.is_active(&ALICE, Direction::Inbound),
+        "the responder could not know"
+    );
+    bob_set.insert(500, rng.id()).unwrap();
+    assert_eq!(run(&mut alice, &mut bob, 100), 101, "the new item is found");
+    assert_eq!(bob.stats().expired, 1);
+}

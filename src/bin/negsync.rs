@@ -47,7 +47,7 @@ time. When both sides changed a file, the later one wins. Deletions are not sync
 struct Args {
     command: String,
     dir: Option<PathBuf>,
-    peer: Option<String>,
+    peer: Option<EndpointAddr>,
     listen: Option<SocketAddr>,
     key: Option<PathBuf>,
     frame_limit: Option<u32>,
@@ -66,7 +66,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args> {
         let mut value = || args.next().with_context(|| format!("{flag} needs a value"));
         match flag.as_str() {
             "--dir" => parsed.dir = Some(value()?.into()),
-            "--peer" => parsed.peer = Some(value()?),
+            "--peer" => parsed.peer = Some(parse_peer(&value()?)?),
             "--listen" => {
                 let text = value()?;
                 parsed.listen = Some(
@@ -243,7 +243,7 @@ async fn serve(args: &Args) -> Result<ExitCode> {
 
 async fn sync(args: &Args) -> Result<ExitCode> {
     let dir = args.dir.as_deref().expect("checked");
-    let peer = parse_peer(args.peer.as_deref().expect("checked"))?;
+    let peer = args.peer.clone().expect("checked");
     let config = config(args);
     let (store, set) = open(dir)?;
     let at = peer.ip_addrs().next().copied().expect("one address");
@@ -363,8 +363,8 @@ async fn draw_progress(progress: Arc<Progress>) {
 
 fn print_summary(stats: &SyncStats) {
     println!(
-        "done in {:.2} s: {} ({} reconciliation traffic)",
-        stats.elapsed.as_secs_f64(),
+        "done in {}: {} ({} reconciliation traffic)",
+        duration(stats.elapsed),
         plural(stats.rounds, "round trip"),
         bytes(stats.reconcile_bytes_sent + stats.reconcile_bytes_received)
     );
@@ -406,19 +406,27 @@ fn print_summary(stats: &SyncStats) {
 
 fn one_line(stats: &SyncStats) -> String {
     format!(
-        "received {} ({}), sent {} ({}), {}, {:.2} s{}",
+        "received {} ({}), sent {} ({}), {}, {}{}",
         documents(stats.docs_received),
         bytes(stats.bytes_received),
         documents(stats.docs_sent),
         bytes(stats.bytes_sent),
         plural(stats.rounds, "round trip"),
-        stats.elapsed.as_secs_f64(),
+        duration(stats.elapsed),
         if stats.refused > 0 {
             format!(", refused {}", documents(stats.refused))
         } else {
             String::new()
         }
     )
+}
+
+fn duration(time: Duration) -> String {
+    if time < Duration::from_secs(1) {
+        format!("{:.1} ms", time.as_secs_f64() * 1000.0)
+    } else {
+        format!("{:.2} s", time.as_secs_f64())
+    }
 }
 
 fn documents(n: u64) -> String {

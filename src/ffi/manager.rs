@@ -11,6 +11,10 @@ use super::result::{NEGSYNC_INVALID_ARGUMENT, NEGSYNC_NULL_PARAMETER, code_of, n
 use super::set::negsync_set;
 use crate::{Direction, Id, Limits, ManagerConfig, ManagerStats, PEER_ID_SIZE, SyncManager};
 
+/// Bytes in a peer ID (an iroh EndpointId, or any 32-byte name the application gives peers).
+pub const NEGSYNC_PEER_ID_SIZE: usize = 32;
+const _: () = assert!(NEGSYNC_PEER_ID_SIZE == PEER_ID_SIZE);
+
 /// The message belongs to a sync we started (the peer's reply).
 pub const NEGSYNC_DIRECTION_OUTBOUND: u32 = 0;
 /// The message belongs to a sync the peer started toward us.

@@ -35,7 +35,7 @@ pub use session::{
 };
 pub use set::{
     negsync_set, negsync_set_free, negsync_set_insert, negsync_set_insert_many, negsync_set_len,
-    negsync_set_new, negsync_set_remove,
+    negsync_set_new, negsync_set_remove, negsync_set_reserve,
 };
 pub use stats::*;
 pub use version::*;

@@ -8,7 +8,9 @@ use super::result::{NEGSYNC_INVALID_ARGUMENT, negsync_result};
 use crate::{ID_SIZE, ItemSet};
 
 /// A mutable collection of (timestamp, id) items. Internally synchronized: any thread may insert
-/// or remove while other threads create sessions from it.
+/// or remove while other threads create sessions from it. In the firmware build the lock is a
+/// spin lock: on a single-core RTOS use a set from tasks of one priority, never from an interrupt
+/// (a task spinning on a set held by a preempted lower-priority task never gets it).
 pub struct negsync_set {
     /// Shared with the managers that serve it.
     pub(crate) set: Arc<ItemSet>,
@@ -120,5 +122,21 @@ pub unsafe extern "C" fn negsync_set_free(set: *mut negsync_set) {
         if !set.is_null() {
             drop(unsafe { Box::from_raw(set) });
         }
+    })
+}
+
+/// Makes room for `count` more items (exactly), so filling a set of known size allocates once.
+///
+/// # Safety
+/// `set` is a live set.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn negsync_set_reserve(
+    set: *mut negsync_set,
+    count: usize,
+) -> negsync_result {
+    guard(|| {
+        let set = unsafe { borrow(set) }?;
+        set.set.reserve(count);
+        Ok(())
     })
 }

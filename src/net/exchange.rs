@@ -220,7 +220,9 @@ pub(crate) async fn respond(
     };
     let (wants, mut wanted) = mpsc::channel::<Vec<Id>>(16);
     let receiving = async {
-        let mut asked = 0u64;
+        // Each of our documents at most once: a peer may not make us send one again and again.
+        let mut asked = HashSet::new();
+        let ours = session.snapshot().len();
         loop {
             let frame = frame::read_some(&mut recv, limit, wait, "the initiator's end").await?;
             match frame.kind {
@@ -233,10 +235,15 @@ pub(crate) async fn respond(
                         .chunks_exact(ID_SIZE)
                         .map(|id| Id(id.try_into().expect("chunks of 32")))
                         .collect();
-                    asked += ids.len() as u64;
-                    if asked > totals.1 {
+                    for id in &ids {
+                        if !asked.insert(*id) {
+                            bail!("protocol error: the initiator asked for a document twice");
+                        }
+                    }
+                    if asked.len() as u64 > totals.1 || asked.len() > ours {
                         bail!(
-                            "protocol error: the initiator asked for more documents than it announced"
+                            "protocol error: the initiator asked for more documents than it \
+                             announced, or than we have"
                         );
                     }
                     wants

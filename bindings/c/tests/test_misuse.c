@@ -173,6 +173,8 @@ static void test_set_functions_refuse_null(void) {
 
     CHECK_EQ(negsync_set_remove(NULL, 10, id), NEGSYNC_NULL_PARAMETER);
     CHECK_EQ(negsync_set_remove(set, 10, NULL), NEGSYNC_NULL_PARAMETER);
+    CHECK_EQ(negsync_set_reserve(NULL, 5), NEGSYNC_NULL_PARAMETER);
+    CHECK_EQ(negsync_set_reserve(set, 5), NEGSYNC_OK);
     CHECK_EQ(negsync_set_len(set), 1);
     negsync_set_free(set);
 }

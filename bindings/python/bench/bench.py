@@ -115,7 +115,9 @@ def exchange(path, limit, reps, warmups):
         run_exchange(set_a, set_b, limit)
     for _ in range(reps):
         outcome = run_exchange(set_a, set_b, limit)
-        emit({"kind": "exchange", "variant": "python", "file": path, "frame_limit": limit, **outcome})
+        emit(
+            {"kind": "exchange", "variant": "python", "file": path, "frame_limit": limit, **outcome}
+        )
 
 
 def emit_build(method, seconds, items, distinct):

@@ -137,10 +137,16 @@ class Harness:
             return f"msg,{reply.hex()}\n"
         if reply is not None:
             self.check_frame_limit(reply)
-        have, need = session.have_ids, session.need_ids
-        lines = [f"have,{id.hex()}\n" for id in have[self.have_printed :]]
-        lines += [f"need,{id.hex()}\n" for id in need[self.need_printed :]]
-        self.have_printed, self.need_printed = len(have), len(need)
+        # The lists are fetched whole, so only when the counts say that this round added to them:
+        # a frame-limited exchange may take hundreds of rounds that each find nothing.
+        stats = session.stats
+        lines = []
+        if stats.have_count > self.have_printed:
+            lines += [f"have,{id.hex()}\n" for id in session.have_ids[self.have_printed :]]
+            self.have_printed = stats.have_count
+        if stats.need_count > self.need_printed:
+            lines += [f"need,{id.hex()}\n" for id in session.need_ids[self.need_printed :]]
+            self.need_printed = stats.need_count
         lines.append("done\n" if reply is None else f"msg,{reply.hex()}\n")
         return "".join(lines)
 

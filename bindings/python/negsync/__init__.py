@@ -15,13 +15,24 @@ them) and ``need_ids`` (the peer's, we lack them)::
                 message = initiator.reconcile(responder.reconcile(message))
             print(initiator.have_ids, initiator.need_ids)
 
+To sync with many peers at once, a ``SyncManager`` keeps one outbound and one inbound
+session per 32-byte peer ID, bounded and expiring by the caller's clock::
+
+    with negsync.SyncManager(mine) as manager:
+        message = manager.start(peer_id, now)            # send it to the peer
+        handled = manager.handle(peer_id, negsync.OUTBOUND, reply, now)
+        # ... send handled.reply until handled.complete; then handled.have_ids/need_ids
+        manager.handle(peer_id, negsync.INBOUND, message_from_peer, now)  # peer syncs to us
+        manager.expire(now)
+
 The library is looked up in this order: the path in the environment variable
 ``NEGSYNC_LIB``; a copy inside this package; this repository's ``target/release`` (what
 ``cargo build --release`` writes); ``ctypes.util.find_library("negsync")``.
 
 Errors: every refusal by the library, and arguments Python can check first, raise
-``NegsyncError`` (``.code`` is one of the ``NEGSYNC_*`` constants). Using a closed ``ItemSet``
-or ``Session`` raises ``ValueError``; passing the wrong type raises ``TypeError``.
+``NegsyncError`` (``.code`` is one of the ``NEGSYNC_*`` constants). Using a closed ``ItemSet``,
+``Session`` or ``SyncManager`` raises ``ValueError``; passing the wrong type raises
+``TypeError``.
 """
 
 import ctypes
@@ -47,6 +58,17 @@ from .session import (
     Session,
     SessionStats,
 )
+from .manager import (
+    INBOUND,
+    NEGSYNC_DIRECTION_INBOUND,
+    NEGSYNC_DIRECTION_OUTBOUND,
+    OUTBOUND,
+    Direction,
+    Handled,
+    ManagerConfig,
+    ManagerStats,
+    SyncManager,
+)
 from .set import ItemSet
 
 #: The version of the loaded library (``negsync_version()``), e.g. "0.1.0".
@@ -54,6 +76,7 @@ __version__ = _ffi.library_version
 
 #: Bytes in a document ID.
 NEGSYNC_ID_SIZE = _ffi.ID_SIZE
+NEGSYNC_PEER_ID_SIZE = 32
 
 __all__ = [
     "NEGSYNC_ROLE_UNDECIDED",
@@ -62,6 +85,7 @@ __all__ = [
     "SessionStats",
     "__version__",
     "NEGSYNC_ID_SIZE",
+    "NEGSYNC_PEER_ID_SIZE",
     "ItemSet",
     "Session",
     "Limits",
@@ -78,6 +102,15 @@ __all__ = [
     "NEGSYNC_LIMIT_EXCEEDED",
     "NEGSYNC_PANIC",
     "NEGSYNC_INTERNAL",
+    "SyncManager",
+    "ManagerConfig",
+    "ManagerStats",
+    "Handled",
+    "Direction",
+    "OUTBOUND",
+    "INBOUND",
+    "NEGSYNC_DIRECTION_OUTBOUND",
+    "NEGSYNC_DIRECTION_INBOUND",
 ]
 
 

@@ -44,6 +44,10 @@ class SessionHandle(ctypes.Structure):
     """The C ``negsync_session``; only ever used through a pointer."""
 
 
+class ManagerHandle(ctypes.Structure):
+    """The C ``negsync_manager``; only ever used through a pointer."""
+
+
 class LimitsStruct(ctypes.Structure):
     """The C ``negsync_limits``, field for field."""
 
@@ -69,8 +73,56 @@ class SessionStatsStruct(ctypes.Structure):
     ]
 
 
+class ManagerConfigStruct(ctypes.Structure):
+    """The C ``negsync_manager_config``, field for field."""
+
+    _fields_ = [
+        ("max_sessions", ctypes.c_uint64),
+        ("idle_timeout", ctypes.c_uint64),
+        ("frame_size_limit", ctypes.c_uint64),
+        ("limits", LimitsStruct),
+    ]
+
+
+class ManagerStatsStruct(ctypes.Structure):
+    """The C ``negsync_manager_stats``, field for field."""
+
+    _fields_ = [
+        ("started_outbound", ctypes.c_uint64),
+        ("started_inbound", ctypes.c_uint64),
+        ("completed", ctypes.c_uint64),
+        ("failed", ctypes.c_uint64),
+        ("expired", ctypes.c_uint64),
+        ("evicted", ctypes.c_uint64),
+        ("closed", ctypes.c_uint64),
+        ("rounds", ctypes.c_uint64),
+        ("bytes_in", ctypes.c_uint64),
+        ("bytes_out", ctypes.c_uint64),
+        ("have_total", ctypes.c_uint64),
+        ("need_total", ctypes.c_uint64),
+        ("live", ctypes.c_uint64),
+    ]
+
+
+class HandledStruct(ctypes.Structure):
+    """The C ``negsync_handled``, field for field. Its pointers are borrowed from the manager
+    (valid until the next mutating call on it), so they are declared as void pointers and
+    copied out at once with ``borrowed_bytes``."""
+
+    _fields_ = [
+        ("reply", ctypes.c_void_p),
+        ("reply_len", ctypes.c_size_t),
+        ("complete", ctypes.c_bool),
+        ("have_ids", ctypes.c_void_p),
+        ("have_count", ctypes.c_size_t),
+        ("need_ids", ctypes.c_void_p),
+        ("need_count", ctypes.c_size_t),
+    ]
+
+
 SetPointer = ctypes.POINTER(SetHandle)
 SessionPointer = ctypes.POINTER(SessionHandle)
+ManagerPointer = ctypes.POINTER(ManagerHandle)
 Result = ctypes.c_uint32
 # `const uint8_t *` inputs are declared as void pointers because c_void_p accepts `bytes` (no
 # copy), ctypes arrays laid over a caller's buffer (no copy) and None, which is every form we pass.
@@ -80,6 +132,7 @@ SizeOut = ctypes.POINTER(ctypes.c_size_t)
 
 CHECKED = "checked"  # returns negsync_result: raise on failure
 SESSION_CHECKED = "session"  # as CHECKED, and the session's last_error explains the failure
+MANAGER_CHECKED = "manager"  # as CHECKED, and the manager's last_error explains the failure
 UNCHECKED = "unchecked"  # returns a value, not a result code
 
 #: name -> (restype, argtypes, how the result is checked). One entry per function in the header.
@@ -143,9 +196,50 @@ SIGNATURES = {
         CHECKED,
     ),
     "negsync_set_remove": (Result, [SetPointer, ctypes.c_uint64, BytesIn], CHECKED),
+    "negsync_set_reserve": (Result, [SetPointer, ctypes.c_size_t], CHECKED),
     "negsync_set_len": (ctypes.c_size_t, [SetPointer], UNCHECKED),
     "negsync_set_free": (None, [SetPointer], UNCHECKED),
     "negsync_version": (ctypes.c_char_p, [], UNCHECKED),
+    "negsync_manager_config_default": (
+        Result, [ctypes.POINTER(ManagerConfigStruct)], CHECKED
+    ),
+    "negsync_manager_new": (
+        Result,
+        [SetPointer, ctypes.POINTER(ManagerConfigStruct), ctypes.POINTER(ManagerPointer)],
+        CHECKED,
+    ),
+    "negsync_manager_start": (
+        Result,
+        [ManagerPointer, BytesIn, ctypes.c_uint64, BorrowedBytesOut, SizeOut],
+        MANAGER_CHECKED,
+    ),
+    "negsync_manager_handle": (
+        Result,
+        [
+            ManagerPointer,
+            BytesIn,
+            ctypes.c_uint32,
+            BytesIn,
+            ctypes.c_size_t,
+            ctypes.c_uint64,
+            ctypes.POINTER(HandledStruct),
+        ],
+        MANAGER_CHECKED,
+    ),
+    "negsync_manager_close": (
+        Result,
+        [ManagerPointer, BytesIn, ctypes.c_uint32, ctypes.POINTER(ctypes.c_bool)],
+        MANAGER_CHECKED,
+    ),
+    "negsync_manager_expire": (
+        Result, [ManagerPointer, ctypes.c_uint64, SizeOut], MANAGER_CHECKED
+    ),
+    # A read-only call: last_error may still describe an older failure, so it is not attached.
+    "negsync_manager_get_stats": (
+        Result, [ManagerPointer, ctypes.POINTER(ManagerStatsStruct)], CHECKED
+    ),
+    "negsync_manager_last_error": (ctypes.c_char_p, [ManagerPointer], UNCHECKED),
+    "negsync_manager_free": (None, [ManagerPointer], UNCHECKED),
     # For tests of the panic boundary only; not part of the Python API.
     "negsync_debug_panic": (Result, [SessionPointer], SESSION_CHECKED),
 }
@@ -217,6 +311,17 @@ def raise_on_session_failure(result, function, arguments):
     return result
 
 
+def raise_on_manager_failure(result, function, arguments):
+    """errcheck for mutating manager calls: the manager says why in its last_error."""
+    if result != NEGSYNC_OK:
+        manager = arguments[0]
+        detail = ""
+        if manager:  # a NULL manager has no last_error of its own
+            detail = lib.negsync_manager_last_error(manager).decode("utf-8", "replace")
+        raise error(result, function.__name__, detail)
+    return result
+
+
 def declare(library, location):
     """Sets restype, argtypes and errcheck for every function in SIGNATURES."""
     for name, (restype, argtypes, checking) in SIGNATURES.items():
@@ -233,6 +338,8 @@ def declare(library, location):
             function.errcheck = raise_on_failure
         elif checking == SESSION_CHECKED:
             function.errcheck = raise_on_session_failure
+        elif checking == MANAGER_CHECKED:
+            function.errcheck = raise_on_manager_failure
 
 
 def result_str(code):
@@ -396,7 +503,18 @@ def uint64_array(timestamps, where):
 
 
 def borrowed_bytes(pointer, length):
-    """Copies out a buffer the library lent (valid only until the next call on its handle)."""
+    """Copies out a buffer the library lent (valid only until the next call on its handle).
+
+    ``pointer`` is a ``c_void_p``, or the address a ``c_void_p`` field of a Structure reads as
+    (an int, or None for NULL).
+    """
     if length == 0:
         return b""
-    return ctypes.string_at(pointer.value, length)
+    address = pointer.value if isinstance(pointer, ctypes.c_void_p) else pointer
+    return ctypes.string_at(address, length)
+
+
+def borrowed_ids(pointer, count):
+    """Copies out a lent array of ``count`` IDs as a list of 32-byte ``bytes``."""
+    blob = borrowed_bytes(pointer, count * ID_SIZE)
+    return [blob[start : start + ID_SIZE] for start in range(0, len(blob), ID_SIZE)]

@@ -80,6 +80,14 @@ class ItemSet:
             _ffi.lib.negsync_set_remove(self._live_handle(), timestamp, id_argument)
         del keep_alive
 
+    def reserve(self, count):
+        """Makes room for ``count`` more items, exactly, so that filling a set of known size
+        allocates once."""
+        if not isinstance(count, int) or count < 0:
+            raise _ffi.invalid_argument("ItemSet.reserve", "count must be a non-negative int")
+        with self._lock:
+            _ffi.lib.negsync_set_reserve(self._live_handle(), count)
+
     def __len__(self):
         """The number of distinct items."""
         with self._lock:

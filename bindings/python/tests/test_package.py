@@ -63,6 +63,14 @@ C_TYPES = {
     "const struct negsync_session *": _ffi.SessionPointer,
     "struct negsync_session **": ctypes.POINTER(_ffi.SessionPointer),
     "struct negsync_session_stats *": ctypes.POINTER(_ffi.SessionStatsStruct),
+    "uint32_t": ctypes.c_uint32,
+    "struct negsync_manager *": _ffi.ManagerPointer,
+    "const struct negsync_manager *": _ffi.ManagerPointer,
+    "struct negsync_manager **": ctypes.POINTER(_ffi.ManagerPointer),
+    "struct negsync_manager_config *": ctypes.POINTER(_ffi.ManagerConfigStruct),
+    "const struct negsync_manager_config *": ctypes.POINTER(_ffi.ManagerConfigStruct),
+    "struct negsync_manager_stats *": ctypes.POINTER(_ffi.ManagerStatsStruct),
+    "struct negsync_handled *": ctypes.POINTER(_ffi.HandledStruct),
 }
 
 
@@ -110,7 +118,48 @@ def test_every_header_function_is_declared_with_its_exact_types():
         assert declared.restype is C_TYPES[return_type], name
         assert list(declared.argtypes) == [C_TYPES[t] for t in parameter_types], name
         if return_type == "negsync_result":
-            assert declared.errcheck in (_ffi.raise_on_failure, _ffi.raise_on_session_failure)
+            assert declared.errcheck in (_ffi.raise_on_failure, _ffi.raise_on_session_failure,
+                                         _ffi.raise_on_manager_failure)
+        # A mutating manager call explains its failure through the manager's last_error.
+        if name in ("negsync_manager_start", "negsync_manager_handle", "negsync_manager_close",
+                    "negsync_manager_expire"):
+            assert declared.errcheck is _ffi.raise_on_manager_failure, name
+
+
+def header_struct_fields(struct_name):
+    """[(type, field name)] of a struct the header defines, in order."""
+    body = re.search(rf"typedef struct {struct_name} \{{(.*?)\}} {struct_name};", HEADER,
+                     flags=re.DOTALL).group(1)
+    body = re.sub(r"/\*.*?\*/", "", body, flags=re.DOTALL)
+    return [tuple(field.rsplit(None, 1)) for field in
+            (" ".join(line.split()) for line in body.split(";")) if field]
+
+
+STRUCT_FIELD_TYPES = {
+    "uint64_t": ctypes.c_uint64,
+    "uint32_t": ctypes.c_uint32,
+    "size_t": ctypes.c_size_t,
+    "bool": ctypes.c_bool,
+    "const uint8_t *": ctypes.c_void_p,
+    "struct negsync_limits": _ffi.LimitsStruct,
+}
+
+
+@pytest.mark.parametrize("struct_name,declared", [
+    ("negsync_limits", _ffi.LimitsStruct),
+    ("negsync_session_stats", _ffi.SessionStatsStruct),
+    ("negsync_manager_config", _ffi.ManagerConfigStruct),
+    ("negsync_manager_stats", _ffi.ManagerStatsStruct),
+    ("negsync_handled", _ffi.HandledStruct),
+])
+def test_every_struct_is_declared_field_for_field(struct_name, declared):
+    fields = header_struct_fields(struct_name)
+    expected = []
+    for type_text, field_name in fields:
+        if field_name.startswith("*"):
+            type_text, field_name = type_text + " *", field_name.lstrip("*")
+        expected.append((field_name, STRUCT_FIELD_TYPES[type_text]))
+    assert declared._fields_ == expected
 
 
 def test_result_codes_match_the_header():
@@ -121,9 +170,18 @@ def test_result_codes_match_the_header():
     for name, value in roles.items():
         assert getattr(negsync, name) == value, name
         assert name in negsync.__all__
+    directions = {name: int(value) for name, value in defined.items()
+                  if name.startswith("NEGSYNC_DIRECTION_")}
+    assert directions == {"NEGSYNC_DIRECTION_OUTBOUND": 0, "NEGSYNC_DIRECTION_INBOUND": 1}
+    for name, value in directions.items():
+        assert getattr(negsync, name) == value, name
+        assert name in negsync.__all__
+        short = name.removeprefix("NEGSYNC_DIRECTION_")
+        assert getattr(negsync, short) == getattr(negsync.Direction, short) == value, short
+        assert short in negsync.__all__
     codes = {name: int(value) for name, value in defined.items()
-             if not name.startswith(("NEGSYNC_VERSION_", "NEGSYNC_ROLE_"))
-             and name != "NEGSYNC_ID_SIZE"}
+             if not name.startswith(("NEGSYNC_VERSION_", "NEGSYNC_ROLE_", "NEGSYNC_DIRECTION_"))
+             and name not in ("NEGSYNC_ID_SIZE", "NEGSYNC_PEER_ID_SIZE")}
     assert len(codes) == 9
     for name, value in codes.items():
         assert getattr(negsync, name) == value, name
@@ -132,6 +190,7 @@ def test_result_codes_match_the_header():
         assert negsync.NegsyncError(value, "").name == name
     assert negsync.result_str(999) == "unknown result code"
     assert int(defined["NEGSYNC_ID_SIZE"]) == negsync.NEGSYNC_ID_SIZE == 32
+    assert int(defined["NEGSYNC_PEER_ID_SIZE"]) == negsync.NEGSYNC_PEER_ID_SIZE == 32
 
 
 def test_versions_agree_across_library_header_pyproject_and_cargo():
@@ -165,8 +224,10 @@ def test_public_names_exist_and_are_documented():
         assert hasattr(negsync, name), name
     documented = [negsync, negsync.ItemSet, negsync.Session, negsync.Limits,
                   negsync.NegsyncError, negsync.id_for_key, negsync.id_for_version,
-                  negsync.result_str]
-    for cls in (negsync.ItemSet, negsync.Session, negsync.Limits):
+                  negsync.result_str, negsync.SyncManager, negsync.ManagerConfig,
+                  negsync.ManagerStats, negsync.Handled, negsync.Direction]
+    for cls in (negsync.ItemSet, negsync.Session, negsync.Limits, negsync.SyncManager,
+                negsync.ManagerConfig):
         for member_name, member in vars(cls).items():
             if not member_name.startswith("_"):
                 documented.append(member)

@@ -268,3 +268,13 @@ def test_many_sets_and_sessions_are_freed_by_the_garbage_collector():
         session = negsync.Session(item_set)
         session.initiate()
         del item_set, session
+
+
+def test_reserve_makes_room_without_changing_the_set():
+    with negsync.ItemSet() as item_set:
+        item_set.reserve(1000)
+        assert len(item_set) == 0
+        item_set.insert(1, bytes(32))
+        assert len(item_set) == 1
+        with pytest.raises(negsync.NegsyncError):
+            item_set.reserve(-1)

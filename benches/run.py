@@ -1,0 +1,718 @@
+#!/usr/bin/env python3
+"""negsync's benchmark suite, whole (`make bench`): the `negentropy` crate used directly (a),
+negsync's Rust API (b), its C ABI from C (c) and the Python package (d), on the same data, in one
+run on one machine; then one table with every target, met or missed.
+
+Fairness on a shared two-core machine: every variant builds the same sets from one data file;
+each variant runs in turns with the others (rounds, each starting with a different variant), and
+(a) and (b) also alternate inside their process; every figure is a median of many exchanges,
+shown with its spread. Set building is timed on its own (S4), never inside an exchange.
+
+Writes target/bench/results.json, docs/bench.md (the table, the machine, and the instruction
+profile from `make bench-profile` when there is one) and, when matplotlib is installed,
+docs/bench.png. Progress goes to stderr; the table to stdout. Standard library only.
+"""
+
+import collections
+import datetime
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+
+import common
+from common import (
+    C_BENCH,
+    C_BENCH_LTO,
+    DOCS_DIR,
+    LARGE_FILE,
+    OUT_DIR,
+    PYTHON_BENCH,
+    SMALL_FILE,
+    log,
+)
+
+# The exchanges. Each round runs every variant once, in a rotated order; a process runs `reps`
+# recorded exchanges after `warmups` unrecorded ones. About 4 minutes on an idle machine.
+Exchange = collections.namedtuple(
+    "Exchange", "key description data_file frame_limit differences rounds reps warmups"
+)
+EXCHANGES = [
+    Exchange(
+        "S1",
+        "1,000,000 items a side, 10,000 differences, no frame limit",
+        LARGE_FILE,
+        frame_limit=0,
+        differences=10_000,
+        rounds=7,
+        reps=3,
+        warmups=1,
+    ),
+    Exchange(
+        "S3",
+        "10,000 items a side, 10 differences, no frame limit",
+        SMALL_FILE,
+        frame_limit=0,
+        differences=10,
+        rounds=7,
+        reps=101,
+        warmups=5,
+    ),
+    Exchange(
+        "S2 60,000",
+        "S1 with a 60,000-byte frame limit on both sides",
+        LARGE_FILE,
+        frame_limit=60_000,
+        differences=10_000,
+        rounds=3,
+        reps=1,
+        warmups=0,
+    ),
+    # Each of these exchanges takes 8 to 35 seconds: two rounds keep the suite near 10 minutes.
+    Exchange(
+        "S2 4,096",
+        "S1 with a 4,096-byte frame limit on both sides",
+        LARGE_FILE,
+        frame_limit=4_096,
+        differences=10_000,
+        rounds=2,
+        reps=1,
+        warmups=0,
+    ),
+]
+
+# What each variant is, in the order the tables show them. "crate" and "rust" come from one
+# process of the Rust bench, which alternates the two.
+VARIANTS = {
+    "crate": "(a) negentropy crate directly",
+    "rust": "(b) negsync, Rust API",
+    "c": "(c) negsync, C ABI from C",
+    "python": "(d) negsync, Python package",
+    "c_lto": "(c') C ABI, library built with LTO",
+}
+PROCESSES = ("rust", "c", "c_lto", "python")
+
+BUILD_ROUNDS = 5
+SESSION_PROCESSES = 3
+RESIDENT_PROCESSES = 3
+
+
+def exchange_command(process, suite, data_file, limit, reps, warmups):
+    if process == "rust":
+        return [suite, "exchange", data_file, limit, reps, warmups]
+    if process in ("c", "c_lto"):
+        program = C_BENCH if process == "c" else C_BENCH_LTO
+        return [program, "exchange", data_file, limit, reps, warmups]
+    return [sys.executable, PYTHON_BENCH, "exchange", data_file, limit, reps, warmups]
+
+
+def rotated(items, by):
+    by %= len(items)
+    return items[by:] + items[:by]
+
+
+def summarize(samples):
+    """Median and spread of a list of seconds."""
+    ordered = sorted(samples)
+    quartiles = statistics.quantiles(ordered, n=4) if len(ordered) >= 2 else [ordered[0]] * 3
+    return {
+        "median_s": statistics.median(ordered),
+        "min_s": ordered[0],
+        "q1_s": quartiles[0],
+        "q3_s": quartiles[2],
+        "samples": len(ordered),
+    }
+
+
+def run_exchanges(suite):
+    results = {}
+    for key, description, data_file, limit, differences, rounds, reps, warmups in EXCHANGES:
+        records = []
+        started = time.monotonic()
+        for round_number in range(rounds):
+            for process in rotated(list(PROCESSES), round_number):
+                log(f"bench: {key} round {round_number + 1}/{rounds}: {process}")
+                produced = common.run_records(
+                    exchange_command(process, suite, data_file, limit, reps, warmups)
+                )
+                if process == "c_lto":  # the same C program, linked to the other library
+                    for record in produced:
+                        record["variant"] = "c_lto"
+                records += produced
+        log(f"bench: {key} took {time.monotonic() - started:.0f} s")
+        entry = {
+            "description": description,
+            "frame_limit": limit,
+            "differences": differences,
+            "variants": {},
+        }
+        for variant in VARIANTS:
+            mine = [record for record in records if record["variant"] == variant]
+            summary = summarize([record["seconds"] for record in mine])
+            first = mine[0]
+            # What an exchange sends and finds is deterministic: every run of a variant must agree.
+            wire_fields = (
+                "round_trips",
+                "bytes_to_responder",
+                "bytes_to_initiator",
+                "have",
+                "need",
+                "have_checksum",
+                "need_checksum",
+            )
+            summary["consistent"] = all(
+                all(record[field] == first[field] for field in wire_fields) for record in mine
+            )
+            for field in wire_fields:
+                summary[field] = first[field]
+            entry["variants"][variant] = summary
+        results[key] = entry
+    return results
+
+
+def run_builds(suite):
+    """S4: a 1,000,000-item set built by insert_many + seal from Rust, C and Python, the crate's
+    per-item insert + seal, and the per-item insert loops of C and Python."""
+    records = []
+    steps = [
+        ("rust", [suite, "build", LARGE_FILE, 2]),
+        ("c", [C_BENCH, "build", LARGE_FILE, 2]),
+        ("python", [sys.executable, PYTHON_BENCH, "build", LARGE_FILE, 2]),
+        ("python loop", [sys.executable, PYTHON_BENCH, "build-loop", LARGE_FILE, 1]),
+    ]
+    for round_number in range(BUILD_ROUNDS):
+        for name, command in rotated(steps, round_number):
+            log(f"bench: S4 round {round_number + 1}/{BUILD_ROUNDS}: {name}")
+            records += common.run_records(command)
+    builds = {}
+    for record in records:
+        builds.setdefault(f"{record['variant']} {record['method']}", []).append(record["seconds"])
+    return {name: summarize(samples) for name, samples in builds.items()}
+
+
+def run_sessions(suite):
+    """S5: session creation time against set size, and the memory of 100 sessions over one set."""
+    creation = {}
+    memory = []
+    for process in range(SESSION_PROCESSES):
+        log(f"bench: S5 process {process + 1}/{SESSION_PROCESSES}")
+        for record in common.run_records([suite, "session-creation", 21]):
+            creation.setdefault(record["items"], []).append(record["seconds_per_session"])
+        memory += common.run_records([suite, "session-memory"])
+    return {
+        "creation_s": {str(items): statistics.median(values) for items, values in creation.items()},
+        "memory": {
+            field: statistics.median(record[field] for record in memory)
+            for field in (
+                "items",
+                "sessions",
+                "set_bytes",
+                "sessions_bytes",
+                "initiated_bytes",
+                "seconds_per_session",
+            )
+        },
+    }
+
+
+def run_resident(suite):
+    """S6: resident bytes per item of a sealed 1,000,000-item set, each in a fresh process."""
+    resident = {}
+    for variant in ("negsync", "negsync-insert", "crate"):
+        log(f"bench: S6 {variant}")
+        values = [
+            common.run_records([suite, "resident", variant])[0]["bytes_per_item"]
+            for _ in range(RESIDENT_PROCESSES)
+        ]
+        resident[variant] = statistics.median(values)
+    return resident
+
+
+def command_lines(command):
+    try:
+        return subprocess.run(
+            command, stdout=subprocess.PIPE, text=True, check=True
+        ).stdout.splitlines()
+    except (OSError, subprocess.CalledProcessError):
+        return []
+
+
+def machine():
+    model = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in command_lines(["lscpu"])
+            if line.startswith("Model name:")
+        ),
+        "unknown",
+    )
+    with open("/proc/meminfo") as meminfo:
+        kilobytes = int(next(line for line in meminfo if line.startswith("MemTotal:")).split()[1])
+    return {
+        "cpu": model,
+        "cores": os.cpu_count(),
+        "ram_gib": round(kilobytes / 2**20, 1),
+        "os": f"{platform.system()} {platform.release()}",
+        "rustc": (command_lines(["rustc", "--version"]) or ["unknown"])[0],
+        "cc": (command_lines(["cc", "--version"]) or ["unknown"])[0],
+        "python": platform.python_version(),
+        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+    }
+
+
+def ratio(exchanges, key, variant, base, statistic="median_s"):
+    return (
+        exchanges[key]["variants"][variant][statistic] / exchanges[key]["variants"][base][statistic]
+    )
+
+
+def evaluate(results):
+    """Every target: what was measured, the limit, met or missed."""
+    exchanges = results["exchanges"]
+    targets = []
+
+    def add(name, measured, limit, note=""):
+        targets.append(
+            {
+                "target": name,
+                "measured": measured,
+                "limit": limit,
+                "met": measured <= limit,
+                "note": note,
+            }
+        )
+
+    for key in ("S1", "S3"):
+        add(
+            f"{key}: (b)/(a), Rust API over the crate",
+            ratio(exchanges, key, "rust", "crate"),
+            1.05,
+            f"ratio of minima {ratio(exchanges, key, 'rust', 'crate', 'min_s'):.3f}",
+        )
+        add(
+            f"{key}: (c)/(a), C ABI over the crate",
+            ratio(exchanges, key, "c", "crate"),
+            1.10,
+            f"ratio of minima {ratio(exchanges, key, 'c', 'crate', 'min_s'):.3f}; "
+            f"with an LTO-built library (c')/(a) = {ratio(exchanges, key, 'c_lto', 'crate'):.3f}",
+        )
+    add(
+        "S1: (d)/(c), Python over C",
+        ratio(exchanges, "S1", "python", "c"),
+        1.25,
+        f"ratio of minima {ratio(exchanges, 'S1', 'python', 'c', 'min_s'):.3f}",
+    )
+    builds = results["builds"]
+    add(
+        "S4: Python insert_many / C insert_many (1,000,000 items)",
+        builds["python insert_many"]["median_s"] / builds["c insert_many"]["median_s"],
+        1.5,
+    )
+    creation = results["sessions"]["creation_s"]
+    add(
+        "S5: session creation, 1,000,000-item / 1,000-item set",
+        creation["1000000"] / creation["1000"],
+        2.0,
+        f"{creation['1000'] * 1e9:.0f} ns vs {creation['1000000'] * 1e9:.0f} ns",
+    )
+    memory = results["sessions"]["memory"]
+    add(
+        "S5: memory of a 100,000-item set + 100 sessions / the set alone",
+        (memory["set_bytes"] + memory["initiated_bytes"]) / memory["set_bytes"],
+        1.2,
+        f"set {memory['set_bytes'] / 1e6:.2f} MB, 100 initiated sessions +{memory['initiated_bytes'] / 1e3:.0f} kB",
+    )
+    add(
+        "S6: resident bytes per item, sealed 1,000,000-item set",
+        results["resident"]["negsync"],
+        48.0,
+        "the item itself is 40",
+    )
+    mismatches = []
+    for key, entry in exchanges.items():
+        baseline = entry["variants"]["crate"]
+        for variant, summary in entry["variants"].items():
+            same = summary["consistent"] and all(
+                summary[field] == baseline[field]
+                for field in (
+                    "round_trips",
+                    "bytes_to_responder",
+                    "bytes_to_initiator",
+                    "have",
+                    "need",
+                    "have_checksum",
+                    "need_checksum",
+                )
+            )
+            complete = baseline["have"] + baseline["need"] == entry["differences"]
+            if not (same and complete):
+                mismatches.append(f"{key} {variant}")
+    add(
+        "Wire bytes, round trips and found IDs identical to the baseline (every exchange, every variant)",
+        float(len(mismatches)),
+        0.0,
+        (
+            "mismatches: " + ", ".join(mismatches)
+            if mismatches
+            else "all identical, all differences found"
+        ),
+    )
+    return targets
+
+
+def milliseconds(seconds):
+    if seconds >= 1:
+        return f"{seconds * 1e3:,.0f}"
+    if seconds >= 0.01:
+        return f"{seconds * 1e3:.1f}"
+    return f"{seconds * 1e3:.3f}"
+
+
+def spread(summary):
+    """Half the interquartile range, as a share of the median: the noise of one figure."""
+    return f"±{50.0 * (summary['q3_s'] - summary['q1_s']) / summary['median_s']:.1f}%"
+
+
+def render_tables(results):
+    exchanges, targets = results["exchanges"], results["targets"]
+    lines = [
+        "### Targets",
+        "",
+        "| target | measured | limit | result | note |",
+        "|---|---:|---:|---|---|",
+    ]
+    for target in targets:
+        if target["target"].startswith("Wire"):
+            measured, limit = f"{target['measured']:.0f} mismatches", "0"
+        elif "bytes per item" in target["target"]:
+            measured, limit = f"{target['measured']:.1f}", f"≤ {target['limit']:.0f}"
+        else:
+            measured, limit = f"{target['measured']:.3f}", f"≤ {target['limit']:.2f}"
+        verdict = "**met**" if target["met"] else "**missed**"
+        lines.append(
+            f"| {target['target']} | {measured} | {limit} | {verdict} | {target['note']} |"
+        )
+
+    lines += [
+        "",
+        "### Exchanges (whole exchange: both sides, every round, one process; median of N)",
+        "",
+        "| scenario | variant | median ms | spread | vs (a) | N | round trips | bytes to responder | bytes to initiator | bytes / (d·32) |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for key, entry in exchanges.items():
+        crate = entry["variants"]["crate"]
+        floor = entry["differences"] * 32
+        for variant, name in VARIANTS.items():
+            summary = entry["variants"][variant]
+            total_bytes = summary["bytes_to_responder"] + summary["bytes_to_initiator"]
+            lines.append(
+                f"| {key} | {name} | {milliseconds(summary['median_s'])} | {spread(summary)} | "
+                f"{summary['median_s'] / crate['median_s']:.3f} | {summary['samples']} | {summary['round_trips']:,} | "
+                f"{summary['bytes_to_responder']:,} | {summary['bytes_to_initiator']:,} | {total_bytes / floor:.1f} |"
+            )
+    lines += [
+        "",
+        "Spread: half the interquartile range over the median. d: differences (items only one side holds).",
+        "",
+        "### Set building, 1,000,000 items (S4, median of N)",
+        "",
+        "| how | median ms | spread | N |",
+        "|---|---:|---:|---:|",
+    ]
+    build_names = {
+        "rust insert_many": "Rust: `ItemSet::insert_many` + `snapshot()`",
+        "crate insert_many": "crate: `NegentropyStorageVector::insert` per item + `seal()` (reference)",
+        "c insert_many": "C: `negsync_set_insert_many` + `negsync_set_len` (seals)",
+        "c insert_loop": "C: `negsync_set_insert` per item + `negsync_set_len`",
+        "python insert_many": "Python: `ItemSet.insert_many` + `len()`",
+        "python insert_loop": "Python: `ItemSet.insert` per item + `len()`",
+    }
+    for key, name in build_names.items():
+        summary = results["builds"][key]
+        lines.append(
+            f"| {name} | {milliseconds(summary['median_s'])} | {spread(summary)} | {summary['samples']} |"
+        )
+    sessions = results["sessions"]
+    memory = sessions["memory"]
+    resident = results["resident"]
+    lines += [
+        "",
+        "### Sessions and memory (S5, S6; Rust API, each measured in a fresh process)",
+        "",
+        "| measurement | value |",
+        "|---|---:|",
+        f"| session creation on an unchanged 1,000-item set | {sessions['creation_s']['1000'] * 1e9:,.0f} ns |",
+        f"| session creation on an unchanged 1,000,000-item set | {sessions['creation_s']['1000000'] * 1e9:,.0f} ns |",
+        f"| resident growth: 100,000-item set, sealed | {memory['set_bytes'] / 1e6:.2f} MB |",
+        f"| resident growth: + 100 sessions over it | {memory['sessions_bytes'] / 1e3:,.0f} kB |",
+        f"| resident growth: + each of them initiated (first message held) | {memory['initiated_bytes'] / 1e3:,.0f} kB |",
+        f"| creation time per session among the 100 | {memory['seconds_per_session'] * 1e9:,.0f} ns |",
+        f"| resident bytes per item, sealed 1,000,000-item set, `insert_many` | {resident['negsync']:.1f} |",
+        f"| resident bytes per item, the same built by per-item `insert` | {resident['negsync-insert']:.1f} |",
+        f"| resident bytes per item, the crate's `NegentropyStorageVector` (reference) | {resident['crate']:.1f} |",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def render_machine(info, load):
+    return (
+        f"Machine: {info['cpu']}, {info['cores']} cores, {info['ram_gib']} GiB RAM, {info['os']}; "
+        f"{info['rustc']}; {info['cc']}; Python {info['python']}. Run {info['date']}; load average "
+        f"{load[0]:.2f} at the start, {load[1]:.2f} at the end (other work shared the two cores).\n"
+    )
+
+
+def render_findings(results, profile):
+    """The S2 investigation and the next steps, with this run's and the profile's numbers."""
+    exchanges = results["exchanges"]
+    totals, breakdowns = profile["totals"], profile["breakdowns"]
+
+    def share(label, group):
+        groups = breakdowns[label]["groups"]
+        return groups[group] / sum(groups.values())
+
+    def fact(label, name, key):
+        return breakdowns[label]["functions"][name][key]
+
+    def groups_named(prefix):
+        return [group for group in breakdowns["S1"]["groups"] if group.startswith(prefix)]
+
+    (hashing,) = groups_named("engine: fingerprint hashing")
+    (summing,) = groups_named("engine: fingerprint summing")
+    (hash_sets,) = groups_named("engine: hash sets")
+    (storage,) = groups_named("negsync: snapshot storage")
+    (validation,) = groups_named("negsync: message validation")
+    (id_lists,) = groups_named("negsync: have/need")
+    (allocation,) = groups_named("allocation")
+    (copies,) = groups_named("copies")
+    fingerprints = {
+        label: fact(label, "Accumulator::get_fingerprint", "calls") for label in breakdowns
+    }
+    per_fingerprint = fact("S2 60,000", "Accumulator::get_fingerprint", "inclusive") / max(
+        1, fingerprints["S2 60,000"]
+    )
+    cut_calls = {
+        label: fact(label, "NegentropyStorageBase::fingerprint", "calls") for label in breakdowns
+    }
+    cut_instructions = {
+        label: fact(label, "NegentropyStorageBase::fingerprint", "inclusive")
+        / sum(breakdowns[label]["groups"].values())
+        for label in breakdowns
+    }
+    outside = {
+        label: (
+            fact(label, "negsync::session::Session::reconcile", "inclusive")
+            - fact(label, "Negentropy<T>::reconcile_aux", "inclusive")
+        )
+        / sum(breakdowns[label]["groups"].values())
+        for label in breakdowns
+    }
+    scan = {label: share(label, summing) + share(label, storage) for label in breakdowns}
+    rust_ms = {key: exchanges[key]["variants"]["rust"]["median_s"] * 1e3 for key in exchanges}
+
+    def pct(value):
+        return f"{100 * value:.1f}%"
+
+    def vs_crate(label, variant):
+        return totals[f"{label}|{variant}"] / totals[f"{label}|crate"]
+
+    return f"""## S2: why frame limits cost, and where the time goes
+
+Timed here (Rust API): {rust_ms['S1']:,.0f} ms without a frame limit, {rust_ms['S2 60,000']:,.0f} ms at
+60,000 bytes, {rust_ms['S2 4,096']:,.0f} ms at 4,096 bytes, for the same 10,000 differences. Instruction counts from
+callgrind (tables below):
+
+- **The mechanism.** A frame-limited message stops when full and ends with one range that
+  covers *everything not yet reconciled*, with its fingerprint. The engine computes that
+  fingerprint by summing every remaining item; the peer sums them again to compare, finds a
+  difference, and splits the whole remaining range into 16 new buckets, summing it once more.
+  So every round re-scans what is left of a million items and re-descends the range tree from
+  the top: {cut_calls['S2 60,000']:,} such remaining-range fingerprints at 60,000 bytes
+  ({pct(cut_instructions['S2 60,000'])} of all instructions) and {cut_calls['S2 4,096']:,} at 4,096
+  ({pct(cut_instructions['S2 4,096'])}), and {fingerprints['S2 60,000']:,} / {fingerprints['S2 4,096']:,} range fingerprints in
+  all, against {fingerprints['S1']:,} without a limit.
+- **Engine fingerprinting is the time.** Summing (the linear scans, a 256-bit add per item) is
+  {pct(share('S2 60,000', summing))} of the instructions at 60,000 and {pct(share('S2 4,096', summing))} at 4,096;
+  reading the items for those scans through negsync's snapshot storage (src/engine.rs) adds
+  {pct(share('S2 60,000', storage))} and {pct(share('S2 4,096', storage))}. Hashing each sum (SHA-256 in the crate's own
+  software implementation, with two heap allocations, about {per_fingerprint:,.0f} instructions per
+  fingerprint) is {pct(share('S2 60,000', hashing))} at 60,000, {pct(share('S2 4,096', hashing))} at 4,096 and
+  {pct(share('S1', hashing))} without a limit. Allocation (mostly the engine's per-call `Vec`s) is
+  {pct(share('S2 60,000', allocation))} at 60,000.
+- **negsync's own layers are small.** Message validation (src/wire.rs) is {pct(share('S2 60,000', validation))} at
+  60,000 ({fact('S2 60,000', 'negsync::wire::validate', 'calls'):,} validations: every message received, and the
+  responder also reads its own reply to learn whether it was the last); the have/need ID lists
+  (src/id_list.rs) {pct(share('S2 60,000', id_lists))}; everything negsync does outside the engine is
+  {pct(outside['S1'])} of S1, {pct(outside['S2 60,000'])} of S2 at 60,000 and {pct(outside['S2 4,096'])} at 4,096. Copies
+  (memcpy, memmove, nearly all inside the engine) are {pct(share('S1', copies))} of S1 and
+  {pct(share('S2 60,000', copies))} of S2 at 60,000. Reading items through the snapshot storage costs fewer
+  instructions than the crate's own `NegentropyStorageVector` in the same engine: the whole
+  exchange is {vs_crate('S1', 'rust'):.2f}x the crate's
+  count on S1, {vs_crate('S2 60,000', 'rust'):.2f}x on S2 at 60,000 and {vs_crate('S2 4,096', 'rust'):.2f}x at 4,096.
+
+## What to do next, largest gain first
+
+1. **Build the C libraries with LTO** (Makefile, target `lib`; no code change). Add
+   `cargo rustc --release --lib --crate-type cdylib,staticlib` after `cargo build --release`:
+   both files then get `-C lto` (checked: the static library links with `STATIC_DEPS` and runs
+   S3 in the Rust API's instruction count). Without LTO the engine's per-item summing loop calls
+   `Accumulator::add` instead of inlining it, so the C and Python faces pay most where the scans
+   are: {vs_crate('S2 60,000', 'c'):.3f}x of the crate's instructions on S2 at 60,000 ({totals['S2 60,000|c'] / totals['S2 60,000|rust']:.2f}x the Rust API's),
+   {vs_crate('S1', 'c'):.3f}x on S1, {vs_crate('S3', 'c'):.3f}x on S3. With LTO: {vs_crate('S2 60,000', 'c_lto'):.3f}x, {vs_crate('S1', 'c_lto'):.3f}x and
+   {vs_crate('S3', 'c_lto'):.3f}x, the Rust API's figures; timed, (c')/(a) above. A later `cargo build` or
+   `cargo test` that recompiles the lib writes the non-LTO files again, so `lib` must come after
+   them (it does in `make test`). The durable alternative is a second package with only the C
+   crate types over the rlib, a larger change.
+2. **Range sums without scanning** (src/engine.rs, plus a change to the engine crate). The
+   snapshot is immutable and shared, so it can carry cumulative 256-bit sums every K items
+   (K = 64: 0.5 bytes per item, keeping S6 near 40.5 bytes per item), built once per seal; a
+   range's sum is then two table reads and at most 2K item adds. The crate cannot use it today:
+   `NegentropyStorageBase::fingerprint` returns the crate-private `Fingerprint`, so a storage
+   cannot supply its own. It needs a patched `negentropy` (`[patch.crates-io]` with a vendored
+   copy that exposes `Fingerprint`/`Accumulator` or a `range_sum(begin, end)` hook) or the change
+   upstream. Expected: the summing and item-read groups ({pct(scan['S2 4,096'])} of S2 at 4,096,
+   {pct(scan['S2 60,000'])} at 60,000) nearly vanish: about {1 / (1 - scan['S2 4,096']):.1f}x fewer instructions at 4,096 and
+   {1 / (1 - scan['S2 60,000']):.1f}x at 60,000; S1 unchanged.
+3. **Cheaper fingerprint hashing** (engine crate, same patch). `Accumulator::get_fingerprint`
+   hashes 33-35 bytes with the crate's software SHA-256 and allocates twice. The `sha2` crate
+   (already a negsync dependency; it uses the CPU's SHA extensions where present, as on this
+   machine) and a stack buffer would make it several times cheaper. Expected: most of the
+   hashing group, {pct(share('S1', hashing))} of S1 and {pct(share('S2 60,000', hashing))} of S2 at 60,000.
+4. **The engine's hash sets for ID-list ranges** ({pct(share('S1', hash_sets))} of S1): a `HashSet<Id>` with
+   SipHash per range; IDs are uniformly random already, so a trivial hasher (or a merge of the
+   two sorted lists) would do. Engine crate, same patch.
+5. Not worth doing now: the responder's second validation of its own reply (a third of the
+   validations, under 1% of any exchange).
+
+"""
+
+
+def render_document(results, tables, profile_markdown, profile):
+    parts = [
+        "# negsync benchmarks",
+        "",
+        "Generated by `make bench` (benches/run.py); the instruction profile by `make bench-profile`",
+        "(benches/callgrind_profile.py). Every variant reconciles the same sets, read from one data file",
+        "written by a seeded SplitMix64 generator (benches/suite/data.rs). (a) is the `negentropy` crate",
+        "0.5.3 used directly with its `NegentropyStorageVector`; (b) negsync's Rust API; (c) the C ABI",
+        "called from C (bindings/c/bench/bench.c, linked to the `libnegsync.so` that `make lib` builds);",
+        "(d) the Python package (bindings/python/bench/bench.py); (c') is (c) linked to a copy of the",
+        "library built with LTO, which `make lib` does not do today (see below). Every exchange is timed",
+        "whole: both sessions created, every round on both sides in one process, until the initiator",
+        "holds its have/need IDs; set building is timed apart (S4).",
+        "",
+        render_machine(results["machine"], results["load"]),
+        tables,
+        "## Reading the numbers",
+        "",
+        "- Noise: the machine has two cores shared with other builds. Variants run in turns and (a)/(b)",
+        "  alternate inside one process, so drift falls on all alike; the spread column shows what is",
+        "  left, and the targets table gives the ratio of minima beside the ratio of medians. The",
+        "  instruction counts below are deterministic and settle a ratio that noise leaves open.",
+        "- `make lib` builds `libnegsync.so`/`.a` without LTO: cargo silently drops `lto = true` for a",
+        "  lib whose `crate-type` includes `rlib` (rust-lang/cargo#9672, #14612). The engine's non-generic",
+        "  functions (`Accumulator::add`, `get_fingerprint`, `encode_var_int`) then cannot be inlined",
+        "  into negsync's code, and the C and Python faces run more instructions than the Rust API in",
+        "  the same exchange. (c') is the same C program on a library built with LTO.",
+        "- Memory (S5, S6) is resident growth read from /proc/self/status in a fresh process. Figures",
+        "  depend on the allocator: once a process has freed a block of many megabytes, glibc serves",
+        "  blocks up to that size (at most 32 MiB) from its heap, where a growing `Vec`'s old buffers",
+        "  stay resident after they are freed. A set grown by per-item inserts after such a free",
+        "  measured 61 bytes per item instead of 40 (the bench avoids that state; a long-running",
+        "  application may not).",
+        "",
+    ]
+    if profile is not None:
+        parts.append(render_findings(results, profile))
+    if profile_markdown:
+        parts += ["## Instruction profile (callgrind)", "", profile_markdown]
+    else:
+        parts += [
+            "## Instruction profile",
+            "",
+            "Not measured yet: `make bench-profile` writes it, and the next `make bench` puts it here",
+            "with the findings drawn from it.",
+            "",
+        ]
+    return "\n".join(parts)
+
+
+def make_plot():
+    try:
+        import matplotlib  # noqa: F401  (only to learn whether the plot step can run)
+    except ImportError:
+        log(
+            "bench: matplotlib not installed, no docs/bench.png (pip install matplotlib; python3 benches/plot.py)"
+        )
+        return
+    subprocess.run([sys.executable, str(common.ROOT / "benches" / "plot.py")], check=True)
+
+
+def quick_plan():
+    """`--quick`: one round of everything, a single exchange per process: to try the driver
+    out, not to measure (its ratios are too noisy to judge a target by)."""
+    global BUILD_ROUNDS, SESSION_PROCESSES, RESIDENT_PROCESSES
+    EXCHANGES[:] = [
+        exchange._replace(rounds=1, reps=min(exchange.reps, 5), warmups=min(exchange.warmups, 1))
+        for exchange in EXCHANGES
+    ]
+    BUILD_ROUNDS = SESSION_PROCESSES = RESIDENT_PROCESSES = 1
+
+
+def write_reports(results):
+    """docs/bench.md (with the latest instruction profile, when there is one) and the plot."""
+    profile_markdown, profile = "", None
+    if (OUT_DIR / "profile.md").exists() and (OUT_DIR / "profile.json").exists():
+        profile_markdown = (OUT_DIR / "profile.md").read_text()
+        profile = json.loads((OUT_DIR / "profile.json").read_text())
+    DOCS_DIR.mkdir(exist_ok=True)
+    tables = render_tables(results)
+    (DOCS_DIR / "bench.md").write_text(render_document(results, tables, profile_markdown, profile))
+    make_plot()
+    return tables
+
+
+def main(argv):
+    if argv[1:] == ["--render-only"]:
+        # After `make bench-profile`: the same timings, the new profile and findings.
+        results = json.loads((OUT_DIR / "results.json").read_text())
+        print(write_reports(results))
+        return 0
+    if argv[1:] == ["--quick"]:
+        quick_plan()
+    elif argv[1:]:
+        raise SystemExit("usage: run.py [--quick | --render-only]")
+    common.require_programs()
+    started = time.monotonic()
+    load_start = os.getloadavg()[0]
+    log("bench: building the Rust bench")
+    suite = common.suite_executable()
+    common.generate_data(suite)
+    results = {"machine": machine()}
+    results["exchanges"] = run_exchanges(suite)
+    results["builds"] = run_builds(suite)
+    results["sessions"] = run_sessions(suite)
+    results["resident"] = run_resident(suite)
+    results["load"] = [load_start, os.getloadavg()[0]]
+    results["targets"] = evaluate(results)
+    results["wall_seconds"] = time.monotonic() - started
+
+    OUT_DIR.mkdir(parents=True, exist_ok=True)
+    (OUT_DIR / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+    tables = write_reports(results)
+    print(render_machine(results["machine"], results["load"]))
+    print(tables)
+    missed = [target["target"] for target in results["targets"] if not target["met"]]
+    log(
+        f"bench: {len(results['targets']) - len(missed)} of {len(results['targets'])} targets met "
+        f"in {results['wall_seconds']:.0f} s; wrote target/bench/results.json, docs/bench.md"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

@@ -1,0 +1,46 @@
+//! An initiator fed arbitrary replies after `initiate`: it never completes on a reply the validator
+//! rejects, never fails internally, and its have/need lists only ever hold IDs it could know of.
+#![no_main]
+
+use std::collections::BTreeSet;
+
+use libfuzzer_sys::fuzz_target;
+use negsync::{Error, Id, ItemSet, Session, State, wire};
+
+fuzz_target!(|input: (u8, bool, Vec<Vec<u8>>)| {
+    let (items, limited, replies) = input;
+    let set = ItemSet::new();
+    let mut ours = BTreeSet::new();
+    for t in 0..u64::from(items) {
+        let id = Id([t as u8; 32]);
+        ours.insert(id);
+        set.insert(t * 5, id).unwrap();
+    }
+    let frame_limit = if limited { 4096 } else { 0 };
+    let mut initiator = Session::new(set.snapshot(), frame_limit).unwrap();
+    initiator.initiate().unwrap();
+    for reply in &replies {
+        let was_running = *initiator.state() == State::Running;
+        match initiator.reconcile(reply) {
+            Ok(step) => {
+                assert!(was_running);
+                wire::validate(reply).expect("only a valid reply is processed");
+                assert_eq!(step.complete, step.reply.is_none());
+                if let Some(next) = &step.reply
+                    && limited
+                {
+                    assert!(next.len() <= 4096);
+                }
+            }
+            Err(Error::WrongState(_)) => assert!(!was_running),
+            Err(Error::Internal(what)) => panic!("internal error: {what}"),
+            Err(_) => assert!(!initiator.is_complete()),
+        }
+    }
+    for id in initiator.have_ids().unwrap() {
+        assert!(ours.contains(id), "reported as ours an ID we never held");
+    }
+    for id in initiator.need_ids().unwrap() {
+        assert!(!ours.contains(id), "reported as needed an ID we hold");
+    }
+});
