@@ -49,8 +49,9 @@ demo: lib $(BUILD)/two_peers
 test: rust-checks rust-tests net-tests lib header-cxx c-tests c-valgrind c-asan python-tests examples harness-valgrind interop fuzz-smoke firmware mobile
 	@echo "== all tests passed"
 
+# The soname lets loaders (Android's in particular) identify the shared library by name.
 lib:
-	cargo build --release
+	cargo rustc --release --lib --crate-type cdylib,staticlib -- -C link-arg=-Wl,-soname,libnegsync.so
 
 # The library files come from `lib`; naming them as targets lets `make -j` wait for cargo.
 $(LIBDIR)/libnegsync.a $(LIBDIR)/libnegsync.so: lib ;
@@ -179,16 +180,15 @@ clean:
 # ---- Benchmarks: never part of `make test` (timing does not belong in tests) -------------------
 #   make bench          the whole suite (crate baseline, Rust, C, Python), one table with every
 #                       target: prints it, writes target/bench/results.json, docs/bench.md and, when
-#                       matplotlib is installed, docs/bench.png. About eight minutes.
-#   make bench-profile  callgrind instruction counts and the S2 breakdown, into target/bench/
-#                       (included in docs/bench.md by the next `make bench`). About eight minutes.
+#                       matplotlib is installed, docs/bench.png. About 5 minutes on an idle machine,
+#                       10 on a busy one.
+#   make bench-profile  callgrind instruction counts and the S2 breakdown, into target/bench/;
+#                       `python3 benches/run.py --render-only` then puts them into docs/bench.md
+#                       beside the last timings. 8 to 13 minutes.
 BENCH_CFLAGS  := -std=c99 -Wall -Wextra -Wpedantic -Werror -O2 -Iinclude
-# cargo leaves `lto = true` out when a lib's crate types include rlib (rust-lang/cargo#9672), so
-# `make lib` builds libnegsync.so without LTO. The bench also measures a copy built with LTO (by
-# `cargo rustc --crate-type cdylib`, in its own target dir) to show what that costs C and Python.
-BENCH_LTO_DIR := target/bench/lto
-# The C and Python benches load copies of both libraries taken here, so that a rebuild of
-# target/release by other work during a run cannot change what is measured halfway through.
+# The C and Python benches load a copy of the libnegsync.so that `make lib` builds (with LTO),
+# taken here, so that a rebuild of target/release by other work during a run cannot change what
+# is measured halfway through.
 BENCH_LIB_DIR := $(BUILD)/bench-lib
 
 .PHONY: bench bench-profile bench-programs
@@ -200,11 +200,7 @@ bench-profile: bench-programs
 	$(PYTHON) benches/callgrind_profile.py
 
 bench-programs: lib | $(BUILD)
-	cargo rustc --release --lib --crate-type cdylib --target-dir $(BENCH_LTO_DIR)
-	mkdir -p $(BENCH_LIB_DIR)/plain $(BENCH_LIB_DIR)/lto
-	cp $(LIBDIR)/libnegsync.so $(BENCH_LIB_DIR)/plain/
-	cp $(BENCH_LTO_DIR)/release/libnegsync.so $(BENCH_LIB_DIR)/lto/
-	$(CC) $(BENCH_CFLAGS) bindings/c/bench/bench.c -L$(BENCH_LIB_DIR)/plain -lnegsync \
-	  -Wl,-rpath,$(abspath $(BENCH_LIB_DIR)/plain) -o $(BUILD)/negsync_bench
-	$(CC) $(BENCH_CFLAGS) bindings/c/bench/bench.c -L$(BENCH_LIB_DIR)/lto -lnegsync \
-	  -Wl,-rpath,$(abspath $(BENCH_LIB_DIR)/lto) -o $(BUILD)/negsync_bench_lto
+	mkdir -p $(BENCH_LIB_DIR)
+	cp $(LIBDIR)/libnegsync.so $(BENCH_LIB_DIR)/
+	$(CC) $(BENCH_CFLAGS) bindings/c/bench/bench.c -L$(BENCH_LIB_DIR) -lnegsync \
+	  -Wl,-rpath,$(abspath $(BENCH_LIB_DIR)) -o $(BUILD)/negsync_bench

@@ -4,8 +4,8 @@ counts that the load of a shared two-core machine cannot blur (`make bench-profi
 
 It counts, for one exchange each (collection switched on only inside the exchange function, so
 set building is left out):
-- S1 and S3 through the crate, negsync's Rust API, and the C ABI on both libraries (the one
-  `make lib` builds, and the LTO copy): the deterministic twin of the timed ratios;
+- S1, S3 and S2 at 60,000 through the crate, negsync's Rust API and the C ABI (the library
+  `make lib` builds, with LTO): the deterministic twin of the timed ratios;
 - S1 and S2 (frame limits 60,000 and 4,096) through the crate and negsync's Rust API, with a
   breakdown of negsync's instructions by what they do: the S2 investigation.
 
@@ -20,7 +20,7 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 
 import common
-from common import C_BENCH, C_BENCH_LTO, LARGE_FILE, OUT_DIR, SMALL_FILE, log
+from common import C_BENCH, LARGE_FILE, OUT_DIR, SMALL_FILE, log
 
 CALLGRIND_DIR = OUT_DIR / "callgrind"
 PROFILE_BUILD_DIR = OUT_DIR / "profile-build"
@@ -34,9 +34,9 @@ S3 = ("S3", SMALL_FILE, 0)
 # Which variants each exchange is counted through; the breakdown is made for the "rust" runs of
 # BREAKDOWN_EXCHANGES.
 RUNS = [
-    (S3, ("crate", "rust", "c", "c_lto")),
-    (S1, ("crate", "rust", "c", "c_lto")),
-    (S2_60000, ("crate", "rust", "c", "c_lto")),
+    (S3, ("crate", "rust", "c")),
+    (S1, ("crate", "rust", "c")),
+    (S2_60000, ("crate", "rust", "c")),
     (S2_4096, ("crate", "rust")),
 ]
 BREAKDOWN_EXCHANGES = (S1, S2_60000, S2_4096)
@@ -45,7 +45,6 @@ VARIANT_NAMES = {
     "crate": "(a) crate",
     "rust": "(b) negsync Rust",
     "c": "(c) C ABI, `make lib` .so",
-    "c_lto": "(c') C ABI, LTO .so",
 }
 
 
@@ -56,9 +55,8 @@ def command_for(variant, suite, exchange):
         return [suite, "profile", data_file, limit, "crate"], "*run_crate*"
     if variant == "rust":
         return [suite, "profile", data_file, limit, "negsync"], "*run_negsync*"
-    program = C_BENCH if variant == "c" else C_BENCH_LTO
     # One exchange, no warm-up: only run_exchange is counted anyway.
-    return [program, "exchange", data_file, limit, 1, 0], "run_exchange"
+    return [C_BENCH, "exchange", data_file, limit, 1, 0], "run_exchange"
 
 
 def run_callgrind(name, command, toggle):

@@ -17,12 +17,11 @@ DOCS_DIR = ROOT / "docs"
 LARGE_FILE = DATA_DIR / "large.bin"  # S1, S2: 1,000,000 items a side, 5,000 only on each
 SMALL_FILE = DATA_DIR / "small.bin"  # S3: 10,000 items a side, 5 only on each
 
-# Built by `make bench-programs`, which copies the libraries into build/bench-lib so that a
-# rebuild of target/release by other work cannot change them during a run.
-C_BENCH = ROOT / "build" / "negsync_bench"  # linked to the copy of `make lib`'s libnegsync.so
-C_BENCH_LTO = ROOT / "build" / "negsync_bench_lto"  # linked to the copy of the LTO build
+# Built by `make bench-programs`, which copies `make lib`'s libnegsync.so (built with LTO) into
+# build/bench-lib so that a rebuild of target/release by other work cannot change it during a run.
+C_BENCH = ROOT / "build" / "negsync_bench"  # linked to that copy
 PYTHON_BENCH = ROOT / "bindings" / "python" / "bench" / "bench.py"
-LIBRARY = ROOT / "build" / "bench-lib" / "plain" / "libnegsync.so"  # what Python loads
+LIBRARY = ROOT / "build" / "bench-lib" / "libnegsync.so"  # what Python loads
 
 
 def log(message):
@@ -74,7 +73,7 @@ def generate_data(suite):
 
 
 def require_programs():
-    missing = [path for path in (C_BENCH, C_BENCH_LTO, LIBRARY) if not path.exists()]
+    missing = [path for path in (C_BENCH, LIBRARY) if not path.exists()]
     if missing:
         names = ", ".join(str(path.relative_to(ROOT)) for path in missing)
         raise SystemExit(f"bench: {names} missing: run `make bench-programs` (or `make bench`)")

@@ -17,7 +17,6 @@ VARIANTS = {
     "crate": ("(a) crate", "#7f7f7f"),
     "rust": ("(b) Rust API", "#1f77b4"),
     "c": ("(c) C ABI", "#ff7f0e"),
-    "c_lto": ("(c') C ABI, LTO lib", "#ffbb78"),
     "python": ("(d) Python", "#2ca02c"),
 }
 

@@ -753,7 +753,8 @@ def pairing_name(pairing):
 
 def print_table(table):
     print()
-    print("Random cases by frame limits (initiator/responder) and pairing (initiator -> responder);")
+    print("Random cases by frame limits (initiator/responder) and pairing (initiator -> "
+          "responder);")
     print("rt = round trips; bytes are per exchange, initiator to responder and back")
     header = (
         f"{'limits':>13}  {'pairing':<16} {'cases':>5} {'pass':>5} {'rt mean':>8} {'rt max':>6} "

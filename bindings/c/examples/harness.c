@@ -2,7 +2,8 @@
  * harness: one side of a Negentropy exchange, driven over stdin/stdout in the line protocol of the
  * Negentropy reference test suite, so that any test driver written for that suite can run negsync.
  *
- * Build (after `cargo build --release`, from the repository root):
+ * Build (after `make lib`, i.e. cargo rustc --release --lib --crate-type cdylib,staticlib,
+ * from the repository root):
  *   cc -std=c99 -O2 bindings/c/examples/harness.c -Iinclude -Ltarget/release -lnegsync \
  *      -Wl,-rpath,$PWD/target/release -o harness
  *
@@ -83,7 +84,7 @@ static void fail(struct harness *h, const char *format, ...) {
     exit(1);
 }
 
-/* Fails with negsync's own explanation of `result` (and the session's detail, when there is one). */
+/* Fails with negsync's explanation of `result`, plus the session's detail when there is one. */
 static void check(struct harness *h, negsync_result result, const char *call) {
     const char *detail;
     if (result == NEGSYNC_OK) {
@@ -120,7 +121,7 @@ static void buffer_reserve(struct harness *h, struct buffer *b, size_t extra) {
  *
  * Character by character on purpose: the harness is driven interactively through a pipe, and
  * fread would wait for a whole block that the driver will only send after our reply. getc hands
- * over what the pipe holds; fgets would too, but it cannot tell a NUL byte from the string's end. */
+ * over what the pipe holds; fgets would too, but it cannot tell a NUL byte from the line's end. */
 static bool read_line(struct harness *h) {
     int c;
     h->line.len = 0;
@@ -199,7 +200,7 @@ static void flush_stdout(struct harness *h) {
     }
 }
 
-/* Writes `<label>,<lowercase hex of bytes>\n`, in chunks so a large message needs no second copy. */
+/* Writes `<label>,<lowercase hex>\n`, in chunks, so that a large message needs no second copy. */
 static void print_hex_line(const char *label, const uint8_t *bytes, size_t len) {
     static const char digits[] = "0123456789abcdef";
     char chunk[HEX_OUT_CHUNK];

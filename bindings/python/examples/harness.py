@@ -2,7 +2,7 @@
 in the line protocol of the Negentropy reference test suite (the same as
 bindings/c/examples/harness.c), so that the Python path is tested exactly like the C one.
 
-Run from the repository root after `cargo build --release`:
+Run from the repository root after `make lib` (cargo rustc --release --lib --crate-type cdylib,staticlib):
 
     FRAMESIZELIMIT=4096 python3 bindings/python/examples/harness.py < commands
 

@@ -1,6 +1,6 @@
 """Two peers, Alice and Bob, reconcile their document sets in one process.
 
-Run from the repository root after `cargo build --release`:
+Run from the repository root after `make lib` (cargo rustc --release --lib --crate-type cdylib,staticlib):
 
     python3 bindings/python/examples/two_peers.py
 

@@ -24,7 +24,7 @@ HEADER_VERSION = (0, 1, 0)
 UINT64_MAX = 2**64 - 1
 
 PACKAGE_DIR = Path(__file__).resolve().parent
-# bindings/python/negsync -> the repository root, where `cargo build --release` writes.
+# bindings/python/negsync -> the repository root, where `make lib` (cargo rustc --release --lib --crate-type cdylib,staticlib) writes.
 REPO_BUILD_DIR = PACKAGE_DIR.parent.parent.parent / "target" / "release"
 
 if sys.platform == "darwin":
@@ -253,7 +253,7 @@ def library_candidates():
     candidates = [
         ("copy inside the package", PACKAGE_DIR / LIBRARY_FILE_NAME),
         (
-            "a repository checkout's `cargo build --release` output",
+            "a repository checkout's `make lib` output (target/release)",
             REPO_BUILD_DIR / LIBRARY_FILE_NAME,
         ),
     ]
@@ -287,7 +287,7 @@ def load_library():
         except OSError as error:
             tried.append(f"{description}: {location} ({error})")
     raise ImportError(
-        "negsync: libnegsync was not found. Build it with `cargo build --release` in the "
+        "negsync: libnegsync was not found. Build it with `make lib` in the "
         "repository, or set NEGSYNC_LIB to the library's path. Places tried:\n  "
         + "\n  ".join(tried)
     )

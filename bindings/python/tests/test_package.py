@@ -285,7 +285,7 @@ def test_no_library_anywhere_lists_the_places_tried(tmp_path):
     result = run_python("import negsync", cwd=tmp_path, PYTHONPATH=str(tmp_path / "site"))
     assert result.returncode != 0
     assert "ImportError" in result.stderr
-    expected_places = ["NEGSYNC_LIB", "cargo build --release", "target/release", "find_library",
+    expected_places = ["NEGSYNC_LIB", "make lib", "target/release", "find_library",
                        str(lonely_package / _ffi.LIBRARY_FILE_NAME)]
     for place in expected_places:
         assert place in result.stderr, place
