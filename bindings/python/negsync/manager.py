@@ -5,10 +5,10 @@
 import ctypes
 import dataclasses
 import enum
-import threading
 from typing import List, Optional
 
 from . import _ffi
+from ._handle import OwnedHandle
 from .session import Limits
 from .set import ItemSet
 
@@ -31,7 +31,6 @@ OUTBOUND = Direction.OUTBOUND
 #: A message of a sync the peer started toward us (``negsync.Direction.INBOUND``, equal to 1).
 INBOUND = Direction.INBOUND
 
-_MISSING = object()
 
 
 def _library_default_config():
@@ -158,7 +157,7 @@ def _direction_argument(direction, where):
     return int(direction)
 
 
-class SyncManager:
+class SyncManager(OwnedHandle):
     """Syncs with many peers at once over one ItemSet: at most one outbound and one inbound
     session per peer, a bound on live sessions, and expiry by the caller's clock.
 
@@ -178,14 +177,16 @@ class SyncManager:
 
     A session that completes, fails or expires is removed at once. Any failure raises
     ``NegsyncError`` (a failure in ``handle`` also removes that session alone); ``last_error``
-    holds the library's explanation. ``close()`` without arguments frees the manager (as the
-    context manager does), after which any use raises ``ValueError``; ``close(peer,
-    direction)`` ends one session. Calls from several threads are serialized.
+    holds the library's explanation. ``close()`` frees the manager (as the context manager
+    does), after which any use raises ``ValueError``; ``close_session(peer, direction)`` ends
+    one session. Calls from several threads are serialized.
     """
 
+    _free_function = "negsync_manager_free"
+
+
     def __init__(self, item_set, config=None):
-        self._handle = None
-        self._lock = threading.Lock()
+        super().__init__()
         where = "SyncManager"
         if not isinstance(item_set, ItemSet):
             raise TypeError(f"{where}: expected a negsync.ItemSet, not {type(item_set).__name__}")
@@ -201,12 +202,7 @@ class SyncManager:
             _ffi.lib.negsync_manager_new(
                 item_set._live_handle(), ctypes.byref(config_struct), ctypes.byref(handle)
             )
-        self._handle = handle
-
-    def _live_handle(self):
-        if self._handle is None:
-            raise ValueError("negsync: operation on a closed SyncManager")
-        return self._handle
+        self._adopt(handle)
 
     def start(self, peer, now):
         """Begins a sync toward ``peer`` (32 bytes) at time ``now`` and returns the first
@@ -259,28 +255,12 @@ class SyncManager:
                 need_ids=_ffi.borrowed_ids(out.need_ids, out.need_count),
             )
 
-    def close(self, peer=_MISSING, direction=_MISSING):
-        """Two uses, told apart by the arguments:
-
-        - ``close()``: frees the manager, its sessions and every buffer it lent. Idempotent;
-          what ``with`` does on exit.
-        - ``close(peer, direction)``: ends the session with ``peer`` in ``direction`` because
-          its stream closed or the peer is gone (for an inbound session, also how an exchange
-          ends whose last reply could not be known as last). Returns whether there was such a
-          session. Raises ``ValueError`` on a closed manager.
-        """
-        if peer is _MISSING and direction is _MISSING:
-            with self._lock:
-                handle, self._handle = self._handle, None
-                if handle is not None:
-                    _ffi.lib.negsync_manager_free(handle)
-            return None
-        where = "SyncManager.close"
-        if peer is _MISSING or direction is _MISSING:
-            raise TypeError(
-                f"{where}: give both peer and direction to end a session, or neither to free "
-                "the manager"
-            )
+    def close_session(self, peer, direction):
+        """Ends the session with ``peer`` in ``direction`` because its stream closed or the
+        peer is gone (for an inbound session, also how an exchange ends whose last reply could
+        not be known as last). Returns whether there was such a session. (``close()`` frees the
+        whole manager.)"""
+        where = "SyncManager.close_session"
         peer_argument, peer_alive = _peer_argument(peer, where)
         direction = _direction_argument(direction, where)
         closed = ctypes.c_bool()
@@ -312,30 +292,11 @@ class SyncManager:
 
     @property
     def last_error(self):
-        """Why the last ``start``/``handle``/``close(peer, direction)``/``expire`` failed in
+        """Why the last ``start``/``handle``/``close_session``/``expire`` failed in
         the library; ``""`` after one that succeeded."""
         with self._lock:
             text = _ffi.lib.negsync_manager_last_error(self._live_handle())
         return text.decode("utf-8", "replace")
-
-    @property
-    def closed(self):
-        """True once ``close()`` has freed the manager."""
-        return self._handle is None
-
-    def __enter__(self):
-        self._live_handle()
-        return self
-
-    def __exit__(self, *exc_info):
-        self.close()
-
-    def __del__(self):
-        # A safety net only: at interpreter exit the module may already be torn down.
-        try:
-            self.close()
-        except Exception:
-            pass
 
     def __repr__(self):
         if self._handle is None:

@@ -2,9 +2,9 @@
 
 import ctypes
 import dataclasses
-import threading
 
 from . import _ffi
+from ._handle import OwnedHandle
 from .set import ItemSet
 
 
@@ -77,7 +77,7 @@ class SessionStats:
     need_count: int
 
 
-class Session:
+class Session(OwnedHandle):
     """One reconciliation with one peer, over a snapshot of an ItemSet taken at creation.
 
     The initiator calls ``initiate()`` and sends the message; the responder feeds it to
@@ -96,9 +96,11 @@ class Session:
     several threads are serialized (the library forbids concurrent use of one session).
     """
 
+    _free_function = "negsync_session_free"
+
+
     def __init__(self, item_set, frame_size_limit=0, *, limits=None):
-        self._handle = None
-        self._lock = threading.Lock()
+        super().__init__()
         where = "Session"
         if not isinstance(item_set, ItemSet):
             raise TypeError(f"{where}: expected a negsync.ItemSet, not {type(item_set).__name__}")
@@ -115,12 +117,7 @@ class Session:
             except BaseException:
                 _ffi.lib.negsync_session_free(handle)
                 raise
-        self._handle = handle
-
-    def _live_handle(self):
-        if self._handle is None:
-            raise ValueError("negsync: operation on a closed Session")
-        return self._handle
+        self._adopt(handle)
 
     def initiate(self):
         """Makes this session the initiator and returns the first message to send (bytes).
@@ -233,32 +230,6 @@ class Session:
         limits_struct = limits._to_struct("Session.limits")
         with self._lock:
             _ffi.lib.negsync_session_set_limits(self._live_handle(), ctypes.byref(limits_struct))
-
-    @property
-    def closed(self):
-        """True once ``close()`` has been called."""
-        return self._handle is None
-
-    def close(self):
-        """Frees the session and every buffer it lent. Idempotent."""
-        with self._lock:
-            handle, self._handle = self._handle, None
-            if handle is not None:
-                _ffi.lib.negsync_session_free(handle)
-
-    def __enter__(self):
-        self._live_handle()
-        return self
-
-    def __exit__(self, *exc_info):
-        self.close()
-
-    def __del__(self):
-        # A safety net only: at interpreter exit the module may already be torn down.
-        try:
-            self.close()
-        except Exception:
-            pass
 
     def __repr__(self):
         if self._handle is None:

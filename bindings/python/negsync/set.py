@@ -1,12 +1,12 @@
 """ItemSet: the Python face of ``negsync_set``."""
 
 import ctypes
-import threading
 
 from . import _ffi
+from ._handle import OwnedHandle
 
 
-class ItemSet:
+class ItemSet(OwnedHandle):
     """A mutable set of (timestamp, 32-byte id) items, the thing two peers reconcile.
 
     Items are distinct by (timestamp, id); inserting one already present, or removing one
@@ -21,19 +21,13 @@ class ItemSet:
     ``NEGSYNC_INVALID_ARGUMENT``. Safe to share between threads.
     """
 
+    _free_function = "negsync_set_free"
+
     def __init__(self):
-        self._handle = None
-        # Guards the handle against close() on one thread while another thread is inside a
-        # call: the library synchronizes its own set, but cannot survive being freed mid-call.
-        self._lock = threading.Lock()
+        super().__init__()
         handle = _ffi.SetPointer()
         _ffi.lib.negsync_set_new(ctypes.byref(handle))
-        self._handle = handle
-
-    def _live_handle(self):
-        if self._handle is None:
-            raise ValueError("negsync: operation on a closed ItemSet")
-        return self._handle
+        self._adopt(handle)
 
     def insert(self, timestamp, id):
         """Adds the item (timestamp, id); ``id`` is 32 bytes (bytes-like)."""
@@ -93,31 +87,9 @@ class ItemSet:
         with self._lock:
             return _ffi.lib.negsync_set_len(self._live_handle())
 
-    @property
-    def closed(self):
-        """True once ``close()`` has been called."""
-        return self._handle is None
-
     def close(self):
-        """Frees the set. Idempotent. Sessions created from it keep working."""
-        with self._lock:
-            handle, self._handle = self._handle, None
-            if handle is not None:
-                _ffi.lib.negsync_set_free(handle)
-
-    def __enter__(self):
-        self._live_handle()
-        return self
-
-    def __exit__(self, *exc_info):
-        self.close()
-
-    def __del__(self):
-        # A safety net only: at interpreter exit the module may already be torn down.
-        try:
-            self.close()
-        except Exception:
-            pass
+        """Frees the set. Idempotent. Sessions and managers created from it keep working."""
+        self._free()
 
     def __repr__(self):
         if self._handle is None:

@@ -60,7 +60,7 @@ def sync(initiator, initiator_id, responder, responder_id, now, close_responder=
             trace.final = handled
             if close_responder:
                 # The responder may still hold its session: it cannot know the exchange ended.
-                assert responder.close(initiator_id, negsync.INBOUND) == (
+                assert responder.close_session(initiator_id, negsync.INBOUND) == (
                     not trace.responder_completed
                 )
             return trace
@@ -158,7 +158,7 @@ def test_a_full_sync_is_counted_exactly():
             evicted=0, closed=0, rounds=len(trace.initiator_sent), bytes_in=sent,
             bytes_out=answered, have_total=0, need_total=0, live=stale,
         )
-        assert bob.close(ALICE, negsync.INBOUND) == bool(stale)
+        assert bob.close_session(ALICE, negsync.INBOUND) == bool(stale)
         assert bob.stats.closed == stale and bob.stats.live == 0
 
         # Nothing accumulates: a second sync counts again from the same state.
@@ -188,7 +188,7 @@ def test_sessions_see_the_set_as_it_was_when_they_began():
             handled = manager.handle(BOB, negsync.OUTBOUND,
                                      remote.handle(ALICE, negsync.INBOUND, message, 0).reply, 0)
             assert handled.complete and handled.have_ids == [b"\x01" * 32]
-            remote.close(ALICE, negsync.INBOUND)
+            remote.close_session(ALICE, negsync.INBOUND)
             again = sync(manager, ALICE, remote, BOB, 1)
             assert sorted(again.final.have_ids) == [b"\x01" * 32, b"\x02" * 32], \
                 "a new session reads the new snapshot"
@@ -227,7 +227,7 @@ def test_directions_are_accepted_as_the_enum_or_the_header_ints():
                 break
             message = handled.reply
         assert_exact(handled, a, b)
-        bob.close(ALICE, 1)
+        bob.close_session(ALICE, 1)
         assert bob.stats.live == 0
 
 
@@ -342,9 +342,9 @@ def test_inbound_sessions_count_toward_the_bound_and_activity_delays_expiry():
         bob.handle(ALICE, negsync.INBOUND, first, 220)
         stats = bob.stats
         assert stats.live == 2 and stats.evicted == 1 and stats.started_inbound == 2
-        assert bob.close(ALICE, negsync.INBOUND)
-        assert bob.close(peer(7), negsync.OUTBOUND)
-        assert not bob.close(peer(6), negsync.OUTBOUND), "idle longest: evicted"
+        assert bob.close_session(ALICE, negsync.INBOUND)
+        assert bob.close_session(peer(7), negsync.OUTBOUND)
+        assert not bob.close_session(peer(6), negsync.OUTBOUND), "idle longest: evicted"
         assert bob.stats.closed == 2 and bob.stats.live == 0
 
 
@@ -360,8 +360,8 @@ def test_a_malformed_inbound_message_fails_that_session_alone(message):
         stats = manager.stats
         assert stats.failed == 1 and stats.started_inbound == 1 and stats.live == 1
         assert stats.rounds == 1 and stats.bytes_in == len(message)
-        assert not manager.close(ALICE, negsync.INBOUND), "the failed session is gone"
-        assert manager.close(BOB, negsync.OUTBOUND), "other sessions live on"
+        assert not manager.close_session(ALICE, negsync.INBOUND), "the failed session is gone"
+        assert manager.close_session(BOB, negsync.OUTBOUND), "other sessions live on"
         assert manager.stats.closed == 1
         trace = sync(manager, ALICE, peer_b, BOB, 1)
         assert_exact(trace.final, a, b)
@@ -427,7 +427,7 @@ def test_a_peer_that_is_not_32_bytes_is_refused_clearly(bad_peer):
         calls = [
             ("start", lambda: manager.start(bad_peer, 0)),
             ("handle", lambda: manager.handle(bad_peer, negsync.INBOUND, b"\x61", 0)),
-            ("close", lambda: manager.close(bad_peer, negsync.INBOUND)),
+            ("close", lambda: manager.close_session(bad_peer, negsync.INBOUND)),
         ]
         for name, call in calls:
             with pytest.raises(negsync.NegsyncError) as caught:
@@ -447,7 +447,7 @@ def test_a_direction_other_than_outbound_or_inbound_is_refused(direction):
     with negsync.ItemSet() as item_set, negsync.SyncManager(item_set) as manager:
         manager.start(BOB, 0)
         for call in (lambda: manager.handle(BOB, direction, b"\x61", 0),
-                     lambda: manager.close(BOB, direction)):
+                     lambda: manager.close_session(BOB, direction)):
             error = assert_fails_with(negsync.NEGSYNC_INVALID_ARGUMENT, call)
             assert "direction must be negsync.OUTBOUND (0) or negsync.INBOUND (1)" in str(error)
         assert manager.stats.live == 1 and manager.stats.rounds == 0
@@ -489,7 +489,7 @@ def test_close_without_arguments_frees_the_manager_and_every_use_then_raises():
         assert repr(manager) == "<negsync.SyncManager closed>"
         for use in (lambda: manager.start(BOB, 0),
                     lambda: manager.handle(BOB, negsync.INBOUND, b"\x61", 0),
-                    lambda: manager.close(BOB, negsync.OUTBOUND),
+                    lambda: manager.close_session(BOB, negsync.OUTBOUND),
                     lambda: manager.expire(0),
                     lambda: manager.stats,
                     lambda: manager.last_error):
@@ -498,10 +498,8 @@ def test_close_without_arguments_frees_the_manager_and_every_use_then_raises():
         with pytest.raises(ValueError):
             with manager:
                 pass
-        with pytest.raises(TypeError, match="both peer and direction"):
-            negsync.SyncManager(item_set).close(BOB)
-        with pytest.raises(TypeError, match="both peer and direction"):
-            negsync.SyncManager(item_set).close(direction=negsync.INBOUND)
+        with pytest.raises(TypeError):
+            negsync.SyncManager(item_set).close(BOB, negsync.INBOUND)
 
 
 def test_the_context_manager_and_the_garbage_collector_free_the_manager():
