@@ -174,6 +174,16 @@ pub async fn sync(
         exchange::initiate(send, recv, set, store, config, progress).await
     }
     .await;
+    conclude(&connection, start, result)
+}
+
+/// Ends a sync's connection as its outcome says: closed cleanly with the time taken, or with
+/// the reason, which the peer shows its user.
+fn conclude(
+    connection: &Connection,
+    start: Instant,
+    result: Result<SyncStats>,
+) -> Result<SyncStats> {
     match result {
         Ok(mut stats) => {
             connection.close(0u32.into(), b"done");
@@ -181,7 +191,7 @@ pub async fn sync(
             Ok(stats)
         }
         Err(error) => {
-            errors::close_with(&connection, &error);
+            errors::close_with(connection, &error);
             Err(errors::explain(error))
         }
     }
@@ -211,17 +221,7 @@ pub async fn respond(
         exchange::respond(send, recv, set, store, config, progress).await
     }
     .await;
-    match result {
-        Ok(mut stats) => {
-            connection.close(0u32.into(), b"done");
-            stats.elapsed = start.elapsed();
-            Ok(stats)
-        }
-        Err(error) => {
-            errors::close_with(&connection, &error);
-            Err(errors::explain(error))
-        }
-    }
+    conclude(&connection, start, result)
 }
 
 /// What became of one incoming connection in [`serve`].
