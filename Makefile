@@ -180,11 +180,11 @@ clean:
 # ---- Benchmarks: never part of `make test` (timing does not belong in tests) -------------------
 #   make bench          the whole suite (crate baseline, Rust, C, Python), one table with every
 #                       target: prints it, writes target/bench/results.json, docs/bench.md and, when
-#                       matplotlib is installed, docs/bench.png. About 5 minutes on an idle machine,
-#                       10 on a busy one.
+#                       matplotlib is installed, docs/bench.png. About 2 minutes with a core free,
+#                       up to 10 on a busy machine.
 #   make bench-profile  callgrind instruction counts and the S2 breakdown, into target/bench/;
 #                       `python3 benches/run.py --render-only` then puts them into docs/bench.md
-#                       beside the last timings. 8 to 13 minutes.
+#                       beside the last timings. 7 to 13 minutes.
 BENCH_CFLAGS  := -std=c99 -Wall -Wextra -Wpedantic -Werror -O2 -Iinclude
 # The C and Python benches load a copy of the libnegsync.so that `make lib` builds (with LTO),
 # taken here, so that a rebuild of target/release by other work during a run cannot change what

@@ -13,6 +13,8 @@ Writes target/bench/profile.json and target/bench/profile.md; `make bench` puts 
 docs/bench.md. Needs valgrind (callgrind_annotate comes with it). Standard library only.
 """
 
+import datetime
+import hashlib
 import json
 import re
 import subprocess
@@ -252,6 +254,8 @@ def write_markdown(results):
         "### Instruction counts (callgrind; one exchange, set building excluded)",
         "",
         "Deterministic, unlike the timings: the same build and data give the same counts on any load.",
+        f"Counted {results['measured']['date']} by `make bench-profile`; the C ABI on `make lib`'s",
+        f"`libnegsync.so` (sha256 {results['measured']['library_sha256'][:12]}).",
         "",
         "| exchange | " + " | ".join(VARIANT_NAMES[v] for v in VARIANT_NAMES) + " |",
         "|---|" + "---:|" * len(VARIANT_NAMES),
@@ -386,7 +390,14 @@ def run_all():
         log(f"profile: callgrind {exchange[0]} {variant}")
         return job, run_callgrind(run_name(exchange, variant), command, toggle)
 
-    results = {"totals": {}, "records": {}}
+    results = {
+        "measured": {
+            "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+            "library_sha256": hashlib.sha256(common.LIBRARY.read_bytes()).hexdigest(),
+        },
+        "totals": {},
+        "records": {},
+    }
     with ThreadPoolExecutor(max_workers=2) as pool:
         for (exchange, variant, _command, _toggle), (_out, total, record) in pool.map(run, jobs):
             results["totals"][f"{exchange[0]}|{variant}"] = total

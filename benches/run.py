@@ -15,6 +15,7 @@ docs/bench.png. Progress goes to stderr; the table to stdout. Standard library o
 
 import collections
 import datetime
+import hashlib
 import json
 import os
 import platform
@@ -26,7 +27,6 @@ import time
 import common
 from common import (
     C_BENCH,
-    C_BENCH_LTO,
     DOCS_DIR,
     LARGE_FILE,
     OUT_DIR,
@@ -36,7 +36,7 @@ from common import (
 )
 
 # The exchanges. Each round runs every variant once, in a rotated order; a process runs `reps`
-# recorded exchanges after `warmups` unrecorded ones. About 4 minutes on an idle machine.
+# recorded exchanges after `warmups` unrecorded ones. About 2 minutes with a core free.
 Exchange = collections.namedtuple(
     "Exchange", "key description data_file frame_limit differences rounds reps warmups"
 )
@@ -71,7 +71,8 @@ EXCHANGES = [
         reps=1,
         warmups=0,
     ),
-    # Each of these exchanges takes 8 to 35 seconds: two rounds keep the suite near 10 minutes.
+    # Each of these exchanges takes 6 to 35 seconds (by load): two rounds keep the suite under 10
+    # minutes on a busy machine.
     Exchange(
         "S2 4,096",
         "S1 with a 4,096-byte frame limit on both sides",
@@ -91,9 +92,8 @@ VARIANTS = {
     "rust": "(b) negsync, Rust API",
     "c": "(c) negsync, C ABI from C",
     "python": "(d) negsync, Python package",
-    "c_lto": "(c') C ABI, library built with LTO",
 }
-PROCESSES = ("rust", "c", "c_lto", "python")
+PROCESSES = ("rust", "c", "python")
 
 BUILD_ROUNDS = 5
 SESSION_PROCESSES = 3
@@ -103,9 +103,8 @@ RESIDENT_PROCESSES = 3
 def exchange_command(process, suite, data_file, limit, reps, warmups):
     if process == "rust":
         return [suite, "exchange", data_file, limit, reps, warmups]
-    if process in ("c", "c_lto"):
-        program = C_BENCH if process == "c" else C_BENCH_LTO
-        return [program, "exchange", data_file, limit, reps, warmups]
+    if process == "c":
+        return [C_BENCH, "exchange", data_file, limit, reps, warmups]
     return [sys.executable, PYTHON_BENCH, "exchange", data_file, limit, reps, warmups]
 
 
@@ -135,13 +134,9 @@ def run_exchanges(suite):
         for round_number in range(rounds):
             for process in rotated(list(PROCESSES), round_number):
                 log(f"bench: {key} round {round_number + 1}/{rounds}: {process}")
-                produced = common.run_records(
+                records += common.run_records(
                     exchange_command(process, suite, data_file, limit, reps, warmups)
                 )
-                if process == "c_lto":  # the same C program, linked to the other library
-                    for record in produced:
-                        record["variant"] = "c_lto"
-                records += produced
         log(f"bench: {key} took {time.monotonic() - started:.0f} s")
         entry = {
             "description": description,
@@ -260,6 +255,8 @@ def machine():
         "cc": (command_lines(["cc", "--version"]) or ["unknown"])[0],
         "python": platform.python_version(),
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        # Which libnegsync.so (c) and (d) ran, to match against the instruction profile's.
+        "library_sha256": hashlib.sha256(common.LIBRARY.read_bytes()).hexdigest(),
     }
 
 
@@ -305,9 +302,7 @@ def evaluate(results, profile=None):
             ratio(exchanges, key, "c", "crate"),
             1.10,
             f"ratio of minima {ratio(exchanges, key, 'c', 'crate', 'min_s'):.3f}"
-            + instructions(key, "c", "crate")
-            + f"; with an LTO-built library (c')/(a) = {ratio(exchanges, key, 'c_lto', 'crate'):.3f}"
-            + instructions(key, "c_lto", "crate"),
+            + instructions(key, "c", "crate"),
         )
     add(
         "S1: (d)/(c), Python over C",
@@ -563,21 +558,13 @@ callgrind (tables below):
   instructions than the crate's own `NegentropyStorageVector` in the same engine: the whole
   exchange is {vs_crate('S1', 'rust'):.2f}x the crate's
   count on S1, {vs_crate('S2 60,000', 'rust'):.2f}x on S2 at 60,000 and {vs_crate('S2 4,096', 'rust'):.2f}x at 4,096.
+  Through the C ABI (the LTO-built library of `make lib`) the same exchanges count
+  {vs_crate('S1', 'c'):.3f}x on S1, {vs_crate('S3', 'c'):.3f}x on S3 and {vs_crate('S2 60,000', 'c'):.3f}x on S2 at 60,000: the
+  C layer adds {100 * (totals['S1|c'] / totals['S1|rust'] - 1):+.1f}%, {100 * (totals['S3|c'] / totals['S3|rust'] - 1):+.1f}% and {100 * (totals['S2 60,000|c'] / totals['S2 60,000|rust'] - 1):+.1f}% to the Rust API's count.
 
 ## What to do next, largest gain first
 
-1. **Build the C libraries with LTO** (Makefile, target `lib`; no code change). Add
-   `cargo rustc --release --lib --crate-type cdylib,staticlib` after `cargo build --release`:
-   both files then get `-C lto` (checked: the static library links with `STATIC_DEPS` and runs
-   S3 in the Rust API's instruction count). Without LTO the engine's per-item summing loop calls
-   `Accumulator::add` instead of inlining it, so the C and Python faces pay most where the scans
-   are: {vs_crate('S2 60,000', 'c'):.3f}x of the crate's instructions on S2 at 60,000 ({totals['S2 60,000|c'] / totals['S2 60,000|rust']:.2f}x the Rust API's),
-   {vs_crate('S1', 'c'):.3f}x on S1, {vs_crate('S3', 'c'):.3f}x on S3. With LTO: {vs_crate('S2 60,000', 'c_lto'):.3f}x, {vs_crate('S1', 'c_lto'):.3f}x and
-   {vs_crate('S3', 'c_lto'):.3f}x, the Rust API's figures; timed, (c')/(a) above. A later `cargo build` or
-   `cargo test` that recompiles the lib writes the non-LTO files again, so `lib` must come after
-   them (it does in `make test`). The durable alternative is a second package with only the C
-   crate types over the rlib, a larger change.
-2. **Range sums without scanning** (src/engine.rs, plus a change to the engine crate). The
+1. **Range sums without scanning** (src/engine.rs, plus a change to the engine crate). The
    snapshot is immutable and shared, so it can carry cumulative 256-bit sums every K items
    (K = 64: 0.5 bytes per item, keeping S6 near 40.5 bytes per item), built once per seal; a
    range's sum is then two table reads and at most 2K item adds. The crate cannot use it today:
@@ -587,15 +574,15 @@ callgrind (tables below):
    upstream. Expected: the summing and item-read groups ({pct(scan['S2 4,096'])} of S2 at 4,096,
    {pct(scan['S2 60,000'])} at 60,000) nearly vanish: about {1 / (1 - scan['S2 4,096']):.1f}x fewer instructions at 4,096 and
    {1 / (1 - scan['S2 60,000']):.1f}x at 60,000; S1 unchanged.
-3. **Cheaper fingerprint hashing** (engine crate, same patch). `Accumulator::get_fingerprint`
+2. **Cheaper fingerprint hashing** (engine crate, same patch). `Accumulator::get_fingerprint`
    hashes 33-35 bytes with the crate's software SHA-256 and allocates twice. The `sha2` crate
    (already a negsync dependency; it uses the CPU's SHA extensions where present, as on this
    machine) and a stack buffer would make it several times cheaper. Expected: most of the
    hashing group, {pct(share('S1', hashing))} of S1 and {pct(share('S2 60,000', hashing))} of S2 at 60,000.
-4. **The engine's hash sets for ID-list ranges** ({pct(share('S1', hash_sets))} of S1): a `HashSet<Id>` with
+3. **The engine's hash sets for ID-list ranges** ({pct(share('S1', hash_sets))} of S1): a `HashSet<Id>` with
    SipHash per range; IDs are uniformly random already, so a trivial hasher (or a merge of the
    two sorted lists) would do. Engine crate, same patch.
-5. Not worth doing now: the responder's second validation of its own reply (a third of the
+4. Not worth doing now: the responder's second validation of its own reply (a third of the
    validations, under 1% of any exchange).
 
 """
@@ -609,11 +596,10 @@ def render_document(results, tables, profile_markdown, profile):
         "(benches/callgrind_profile.py). Every variant reconciles the same sets, read from one data file",
         "written by a seeded SplitMix64 generator (benches/suite/data.rs). (a) is the `negentropy` crate",
         "0.5.3 used directly with its `NegentropyStorageVector`; (b) negsync's Rust API; (c) the C ABI",
-        "called from C (bindings/c/bench/bench.c, linked to the `libnegsync.so` that `make lib` builds);",
-        "(d) the Python package (bindings/python/bench/bench.py); (c') is (c) linked to a copy of the",
-        "library built with LTO, which `make lib` does not do today (see below). Every exchange is timed",
-        "whole: both sessions created, every round on both sides in one process, until the initiator",
-        "holds its have/need IDs; set building is timed apart (S4).",
+        "called from C (bindings/c/bench/bench.c, linked to a copy of the `libnegsync.so` that `make lib`",
+        "builds, with LTO); (d) the Python package (bindings/python/bench/bench.py, loading the same",
+        "copy). Every exchange is timed whole: both sessions created, every round on both sides in one",
+        "process, until the initiator holds its have/need IDs; set building is timed apart (S4).",
         "",
         render_machine(results["machine"], results["load"]),
         tables,
@@ -626,11 +612,15 @@ def render_document(results, tables, profile_markdown, profile):
         "- S2's rows come from two or three exchanges each (one takes seconds); on a loaded machine",
         "  their spreads reach tens of percent and their ratios say little: read S2's comparisons",
         "  from the instruction counts.",
-        "- `make lib` builds `libnegsync.so`/`.a` without LTO: cargo silently drops `lto = true` for a",
-        "  lib whose `crate-type` includes `rlib` (rust-lang/cargo#9672, #14612). The engine's non-generic",
-        "  functions (`Accumulator::add`, `get_fingerprint`, `encode_var_int`) then cannot be inlined",
-        "  into negsync's code, and the C and Python faces run more instructions than the Rust API in",
-        "  the same exchange. (c') is the same C program on a library built with LTO.",
+        "- `make lib` builds `libnegsync.so`/`.a` with LTO, by `cargo rustc --release --lib --crate-type",
+        "  cdylib,staticlib` (Cargo.toml's `crate-type` is `rlib` only): cargo silently drops `lto = true`",
+        "  for a lib whose crate types include `rlib` (rust-lang/cargo#9672, #14612). Without LTO the",
+        "  engine's non-generic functions (`Accumulator::add`, `get_fingerprint`, `encode_var_int`) were",
+        "  not inlined into negsync's code, and the C and Python faces ran more instructions than the",
+        "  Rust API in the same exchange: on the last build without LTO (2026-11-25) the C ABI counted",
+        "  1.074x the crate's instructions on S3, 1.079x on S1 and 1.343x on S2 at 60,000, and timed",
+        "  1.21x the crate on S3. With LTO its counts are within a percent of the Rust API's (profile",
+        "  below).",
         "- Memory (S5, S6) is resident growth read from /proc/self/status in a fresh process. Figures",
         "  depend on the allocator: once a process has freed a block of many megabytes, glibc serves",
         "  blocks up to that size (at most 32 MiB) from its heap, where a growing `Vec`'s old buffers",
@@ -642,7 +632,17 @@ def render_document(results, tables, profile_markdown, profile):
     if profile is not None:
         parts.append(render_findings(results, profile))
     if profile_markdown:
-        parts += ["## Instruction profile (callgrind)", "", profile_markdown]
+        parts += ["## Instruction profile (callgrind)", ""]
+        timed = results["machine"].get("library_sha256")
+        counted = (profile or {}).get("measured", {}).get("library_sha256")
+        if counted is None or counted != timed:
+            parts += [
+                "Note: this profile was not counted on the `libnegsync.so` the timings above ran"
+                + (" (or predates the record of it)" if counted is None else "")
+                + "; its C ABI counts may describe another build.",
+                "",
+            ]
+        parts.append(profile_markdown)
     else:
         parts += [
             "## Instruction profile",
