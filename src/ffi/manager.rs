@@ -4,10 +4,10 @@ use alloc::boxed::Box;
 use alloc::vec::Vec;
 use core::ffi::c_char;
 
-use super::boundary::{borrow, bytes, guard, guard_value, writable, write};
+use super::boundary::{borrow, bytes, guard, guard_value, id, writable, write};
 use super::call::{CallRecord, Handle, with_handle};
 use super::limits::negsync_limits;
-use super::result::{NEGSYNC_INVALID_ARGUMENT, NEGSYNC_NULL_PARAMETER, code_of, negsync_result};
+use super::result::{NEGSYNC_INVALID_ARGUMENT, code_of, negsync_result};
 use super::set::negsync_set;
 use crate::{Direction, Id, Limits, ManagerConfig, ManagerStats, PEER_ID_SIZE, SyncManager};
 
@@ -146,14 +146,12 @@ fn core_config(config: &negsync_manager_config) -> Result<ManagerConfig, negsync
     })
 }
 
+/// A peer ID is 32 bytes, like a document ID.
+///
 /// # Safety
 /// `peer` is NULL or points to 32 readable bytes.
 unsafe fn peer_id(peer: *const u8) -> Result<[u8; PEER_ID_SIZE], negsync_result> {
-    let bytes = unsafe { bytes(peer, PEER_ID_SIZE) };
-    match bytes {
-        Ok(bytes) if !peer.is_null() => Ok(bytes.try_into().expect("32 bytes")),
-        _ => Err(NEGSYNC_NULL_PARAMETER),
-    }
+    unsafe { id(peer) }.map(|id| id.0)
 }
 
 fn direction(value: u32) -> Result<Direction, negsync_result> {
