@@ -35,8 +35,9 @@ static PANIC_HOOK: AtomicUsize = AtomicUsize::new(0);
 /// Routes every allocation negsync makes to the given functions instead of the C library's
 /// `malloc`/`realloc`/`free` (to a dedicated heap, or to count bytes). Call it before any other
 /// negsync function, or after freeing every negsync object: a block must be freed by the
-/// allocator that made it. All three must be given, or all three NULL to return to the defaults.
-/// Firmware build only (`c-runtime`).
+/// allocator that made it. All three must be given, or all three NULL to return to the defaults;
+/// `NEGSYNC_NULL_PARAMETER` (and nothing changed) when only some are. Firmware build only
+/// (`c-runtime`).
 ///
 /// # Safety
 /// The functions behave like `malloc`, `realloc` and `free` and may be called from any thread that

@@ -431,6 +431,16 @@ int main(int argc, char **argv)
 #ifndef NEGSYNC_HOST
     static char line_buffer[128];
     setvbuf(stdout, line_buffer, _IOLBF, sizeof line_buffer);
+    /* A partial allocator is refused. */
+    if (negsync_set_allocator(count_malloc, NULL, NULL) != NEGSYNC_NULL_PARAMETER ||
+        negsync_set_allocator(NULL, count_realloc, NULL) != NEGSYNC_NULL_PARAMETER ||
+        negsync_set_allocator(NULL, NULL, count_free) != NEGSYNC_NULL_PARAMETER ||
+        negsync_set_allocator(NULL, count_realloc, count_free) != NEGSYNC_NULL_PARAMETER ||
+        negsync_set_allocator(count_malloc, NULL, count_free) != NEGSYNC_NULL_PARAMETER ||
+        negsync_set_allocator(count_malloc, count_realloc, NULL) != NEGSYNC_NULL_PARAMETER) {
+        printf("FAILED: a partial allocator was not refused with NEGSYNC_NULL_PARAMETER\n");
+        return EXIT_CHECK_FAILED;
+    }
     /* Before any other negsync call: every block must be freed by the allocator that made it. */
     if (negsync_set_allocator(count_malloc, count_realloc, count_free) != NEGSYNC_OK ||
         negsync_set_panic_hook(on_panic) != NEGSYNC_OK) {
