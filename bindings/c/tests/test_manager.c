@@ -317,6 +317,30 @@ static sync_report run_sync(negsync_manager *from, const uint8_t *from_id, negsy
 
 /* ---- syncing ---- */
 
+/* One round trip of the sync `from` started toward `to`: `to` answers `*msg`, then `from` reads
+ * the answer. When `from`'s outbound session completes, checks its differences (`ours`: the IDs only
+ * `from` holds; `theirs`: only `to`) and sets `*done`;
+ * otherwise copies its next message into `msg`. `*answered` tells whether `to`'s inbound session
+ * ended with that answer. */
+static void sync_round_trip(negsync_manager *from, const uint8_t *from_id, negsync_manager *to,
+                            const uint8_t *to_id, uint64_t now, buffer *msg, const uint8_t *ours,
+                            size_t ours_count, const uint8_t *theirs, size_t theirs_count,
+                            bool *done, bool *answered) {
+    negsync_handled answer, handled;
+    REQUIRE(negsync_manager_handle(to, from_id, NEGSYNC_DIRECTION_INBOUND, msg->data, msg->len,
+                                   now, &answer) == NEGSYNC_OK);
+    *answered = answer.complete;
+    REQUIRE(negsync_manager_handle(from, to_id, NEGSYNC_DIRECTION_OUTBOUND, answer.reply,
+                                   answer.reply_len, now, &handled) == NEGSYNC_OK);
+    if (handled.complete) {
+        *done = true;
+        CHECK(same_ids(handled.have_ids, handled.have_count, ours, ours_count));
+        CHECK(same_ids(handled.need_ids, handled.need_count, theirs, theirs_count));
+    } else {
+        REQUIRE(buffer_set(msg, handled.reply, handled.reply_len));
+    }
+}
+
 /* Alice and Bob start toward each other before either answers: each holds an outbound and an
  * inbound session with the other, and both syncs end with the exact differences. */
 static void two_managers_sync_toward_each_other(uint64_t frame_size_limit) {
@@ -347,38 +371,15 @@ static void two_managers_sync_toward_each_other(uint64_t frame_size_limit) {
     CHECK_EQ(stats_of(bob).live, 1);
 
     for (now = 2; now < MAX_ROUND_TRIPS && !(alice_done && bob_done); now++) {
-        negsync_handled answer, handled;
         if (!alice_done) {
-            REQUIRE(negsync_manager_handle(bob, ALICE, NEGSYNC_DIRECTION_INBOUND, alice_msg.data,
-                                           alice_msg.len, now, &answer) == NEGSYNC_OK);
-            bob_answered = answer.complete;
-            REQUIRE(negsync_manager_handle(alice, BOB, NEGSYNC_DIRECTION_OUTBOUND, answer.reply,
-                                           answer.reply_len, now, &handled) == NEGSYNC_OK);
-            if (handled.complete) {
-                alice_done = true;
-                CHECK(same_ids(handled.have_ids, handled.have_count, pair.only_a,
-                               pair.only_a_count));
-                CHECK(same_ids(handled.need_ids, handled.need_count, pair.only_b,
-                               pair.only_b_count));
-            } else {
-                REQUIRE(buffer_set(&alice_msg, handled.reply, handled.reply_len));
-            }
+            sync_round_trip(alice, ALICE, bob, BOB, now, &alice_msg, pair.only_a,
+                            pair.only_a_count, pair.only_b, pair.only_b_count, &alice_done,
+                            &bob_answered);
         }
         if (!bob_done) {
-            REQUIRE(negsync_manager_handle(alice, BOB, NEGSYNC_DIRECTION_INBOUND, bob_msg.data,
-                                           bob_msg.len, now, &answer) == NEGSYNC_OK);
-            alice_answered = answer.complete;
-            REQUIRE(negsync_manager_handle(bob, ALICE, NEGSYNC_DIRECTION_OUTBOUND, answer.reply,
-                                           answer.reply_len, now, &handled) == NEGSYNC_OK);
-            if (handled.complete) {
-                bob_done = true;
-                CHECK(same_ids(handled.have_ids, handled.have_count, pair.only_b,
-                               pair.only_b_count));
-                CHECK(same_ids(handled.need_ids, handled.need_count, pair.only_a,
-                               pair.only_a_count));
-            } else {
-                REQUIRE(buffer_set(&bob_msg, handled.reply, handled.reply_len));
-            }
+            sync_round_trip(bob, BOB, alice, ALICE, now, &bob_msg, pair.only_b,
+                            pair.only_b_count, pair.only_a, pair.only_a_count, &bob_done,
+                            &alice_answered);
         }
         round_trips++;
         /* An outbound session lives until it completes; an inbound one until its final reply. */
