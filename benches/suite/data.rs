@@ -28,23 +28,9 @@ pub const ID_SIZE: usize = 32;
 const TIMESTAMP_BASE: u64 = 1_600_000_000;
 const TIMESTAMP_SPAN: u64 = 100_000_000;
 
-/// SplitMix64 (Steele, Lea, Flood 2014): tiny, seedable, and easy to write identically in any
-/// language, so anyone can regenerate the benchmark's sets from the seed alone.
-pub struct SplitMix64(u64);
-
-impl SplitMix64 {
-    pub fn new(seed: u64) -> Self {
-        Self(seed)
-    }
-
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-}
+#[path = "../../tests/common/splitmix64.rs"]
+mod splitmix64;
+pub use splitmix64::SplitMix64;
 
 /// One peer's items in `insert_many` layout: `ids` holds `32 * timestamps.len()` bytes.
 #[derive(Default)]

@@ -6,22 +6,12 @@ use std::collections::BTreeSet;
 
 use negsync::{Id, Item, ItemSet, Session, Snapshot};
 
-/// SplitMix64: small, seeded, good enough to pick test data; tests must be reproducible.
-pub struct Rng(u64);
+mod splitmix64;
+
+/// The seeded generator tests draw their data from.
+pub use splitmix64::SplitMix64 as Rng;
 
 impl Rng {
-    pub fn new(seed: u64) -> Self {
-        Self(seed)
-    }
-
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
     pub fn below(&mut self, n: u64) -> u64 {
         self.next_u64() % n.max(1)
     }
