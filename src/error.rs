@@ -14,6 +14,9 @@ pub enum Limit {
     Rounds,
     /// The have/need ID lists would have grown past `max_id_bytes`.
     IdBytes,
+    /// This side's frame size limit (under 4,096 bytes) cannot hold even one range of the
+    /// answer, so the exchange could not progress: bounds this long need a larger frame.
+    FrameSize,
 }
 
 /// Why a call failed.
@@ -53,6 +56,10 @@ impl fmt::Display for Error {
                     "limit exceeded: have/need lists larger than max_id_bytes"
                 )
             }
+            Self::LimitExceeded(Limit::FrameSize) => write!(
+                f,
+                "limit exceeded: the frame size limit cannot hold one range of the answer"
+            ),
             Self::Internal(what) => write!(f, "internal error (a bug in negsync): {what}"),
         }
     }

@@ -47,6 +47,7 @@ mod manager;
 mod session;
 mod set;
 mod snapshot;
+mod sort;
 pub mod wire;
 
 pub mod ffi;
@@ -59,7 +60,7 @@ pub use limits::Limits;
 pub use manager::{
     Direction, Handled, ManagerConfig, ManagerStats, PEER_ID_SIZE, PeerId, SyncManager,
 };
-pub use session::{MIN_FRAME_SIZE_LIMIT, Role, Session, State, Step};
+pub use session::{LentStep, MIN_FRAME_SIZE_LIMIT, Role, Session, State, Step};
 pub use set::ItemSet;
 pub use snapshot::Snapshot;
 

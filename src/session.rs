@@ -2,9 +2,7 @@
 
 use alloc::vec::Vec;
 
-use negentropy::Negentropy;
-
-use crate::engine::{SnapshotStorage, from_engine_id};
+use crate::engine::{Engine, Side};
 use crate::error::{Error, Limit};
 use crate::id::{ID_SIZE, Id};
 use crate::id_list::IdList;
@@ -12,8 +10,15 @@ use crate::limits::Limits;
 use crate::snapshot::Snapshot;
 use crate::wire::{self, PROTOCOL_VERSION};
 
-/// The smallest frame size limit the protocol allows (0 means no limit).
-pub const MIN_FRAME_SIZE_LIMIT: u64 = 4096;
+/// The smallest frame size limit a session accepts (0 means no limit).
+///
+/// From 4,096 bytes on (and with no limit) messages are byte for byte those of the `negentropy`
+/// crate and every other V1 implementation. From 128 to 4,095 bytes (radio links) the framing is
+/// negsync's own; any V1 peer reads it. At such small limits a range is answered only if one of
+/// its pieces fits: an exchange whose bounds are unusually long (IDs sharing a 30-byte prefix at
+/// one timestamp, timestamps far apart) can fail with [`Limit::FrameSize`] below 141 bytes, never
+/// with a message over the limit or a wrong result.
+pub const MIN_FRAME_SIZE_LIMIT: u64 = crate::engine::MIN_FRAME_SIZE_LIMIT;
 
 /// Which side of the exchange a session is on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -46,6 +51,16 @@ pub struct Step {
     pub complete: bool,
 }
 
+/// [`Step`] with the reply lent from the session's own buffer (see
+/// [`Session::reconcile_lent`]): valid until the session's next call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LentStep<'a> {
+    /// The message to send to the peer, or `None` when this side has nothing more to send.
+    pub reply: Option<&'a [u8]>,
+    /// True when the exchange is over for this side.
+    pub complete: bool,
+}
+
 /// One reconciliation with one peer over a sealed snapshot.
 ///
 /// The initiator calls [`initiate`](Self::initiate), sends the message, and feeds every reply to
@@ -60,16 +75,30 @@ pub struct Step {
 /// cut inside a field is refused as malformed, but one cut exactly between two ranges reads as a
 /// shorter valid message (unmentioned ranges mean "matches"), which no reader can tell apart.
 pub struct Session {
-    engine: Negentropy<'static, SnapshotStorage>,
+    engine: Engine,
     snapshot: Snapshot,
     role: Role,
     state: State,
     limits: Limits,
     have: IdList,
     need: IdList,
+    /// What the engine found in the current message, before it is checked and kept.
+    round_have: Vec<Id>,
+    round_need: Vec<Id>,
     rounds: u64,
     bytes_in: u64,
     bytes_out: u64,
+}
+
+/// Which buffer a step's reply is in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Reply {
+    /// The engine's message buffer.
+    Engine,
+    /// Just our version byte: the answer to a peer of another version.
+    Version,
+    /// Nothing to send.
+    Nothing,
 }
 
 impl core::fmt::Debug for Session {
@@ -88,7 +117,8 @@ impl core::fmt::Debug for Session {
 impl Session {
     /// A session over `snapshot` with the default [`Limits`].
     ///
-    /// `frame_size_limit` bounds every message this side sends: 0 for none, else at least 4096.
+    /// `frame_size_limit` bounds every message this side sends: 0 for none, else at least
+    /// [`MIN_FRAME_SIZE_LIMIT`] (128).
     pub fn new(snapshot: Snapshot, frame_size_limit: u64) -> Result<Self, Error> {
         Self::with_limits(snapshot, frame_size_limit, Limits::DEFAULT)
     }
@@ -99,13 +129,36 @@ impl Session {
         frame_size_limit: u64,
         limits: Limits,
     ) -> Result<Self, Error> {
-        if frame_size_limit != 0 && frame_size_limit < MIN_FRAME_SIZE_LIMIT {
+        let all = 0..snapshot.len();
+        Self::over(snapshot, all, frame_size_limit, limits)
+    }
+
+    /// A session over only the items whose timestamps fall in `[from, to)`: a view of the
+    /// snapshot, nothing copied. Both peers must use the same window; items outside it are
+    /// never compared and never appear in have/need.
+    pub fn with_window(
+        snapshot: Snapshot,
+        from: u64,
+        to: u64,
+        frame_size_limit: u64,
+        limits: Limits,
+    ) -> Result<Self, Error> {
+        if from > to {
             return Err(Error::InvalidArgument(
-                "frame_size_limit must be 0 (none) or at least 4096",
+                "a window's start must not pass its end",
             ));
         }
-        let engine = Negentropy::owned(SnapshotStorage(snapshot.clone()), frame_size_limit)
-            .map_err(|_| Error::Internal("engine refused a valid frame size limit"))?;
+        let window = snapshot.window(from, to);
+        Self::over(snapshot, window, frame_size_limit, limits)
+    }
+
+    fn over(
+        snapshot: Snapshot,
+        items: core::ops::Range<usize>,
+        frame_size_limit: u64,
+        limits: Limits,
+    ) -> Result<Self, Error> {
+        let engine = Engine::new(frame_size_limit, items.start, items.end)?;
         Ok(Self {
             engine,
             snapshot,
@@ -114,6 +167,8 @@ impl Session {
             limits,
             have: IdList::default(),
             need: IdList::default(),
+            round_have: Vec::new(),
+            round_need: Vec::new(),
             rounds: 0,
             bytes_in: 0,
             bytes_out: 0,
@@ -122,19 +177,24 @@ impl Session {
 
     /// Makes this session the initiator and returns the first message to send.
     pub fn initiate(&mut self) -> Result<Vec<u8>, Error> {
+        self.initiate_lent().map(<[u8]>::to_vec)
+    }
+
+    /// [`initiate`](Self::initiate), with the message lent from the session's own buffer.
+    pub fn initiate_lent(&mut self) -> Result<&[u8], Error> {
         self.ensure_running()?;
         if self.role != Role::Undecided {
             return Err(Error::WrongState(
                 "initiate may be called once, before any reconcile",
             ));
         }
-        let message = self
-            .engine
-            .initiate()
-            .map_err(|_| Error::Internal("engine failed to build the first message"))?;
+        if let Err(error) = self.engine.initiate(&self.snapshot) {
+            self.state = State::Failed(error.clone());
+            return Err(error);
+        }
         self.role = Role::Initiator;
-        self.bytes_out += message.len() as u64;
-        Ok(message)
+        self.bytes_out += self.engine.message().len() as u64;
+        Ok(self.engine.message())
     }
 
     /// Feeds one message from the peer; returns what to send back and whether this side is done.
@@ -142,12 +202,34 @@ impl Session {
     /// Any error fails the session for good (a peer that sent one bad message is not trusted with
     /// another), except calls refused for the session's state, which change nothing.
     pub fn reconcile(&mut self, message: &[u8]) -> Result<Step, Error> {
+        let step = self.reconcile_lent(message)?;
+        Ok(Step {
+            reply: step.reply.map(<[u8]>::to_vec),
+            complete: step.complete,
+        })
+    }
+
+    /// [`reconcile`](Self::reconcile), with the reply lent from the session's own buffer: no
+    /// allocation unless a buffer the session keeps must grow.
+    pub fn reconcile_lent(&mut self, message: &[u8]) -> Result<LentStep<'_>, Error> {
         self.ensure_running()?;
-        let result = self.reconcile_running(message);
-        if let Err(error) = &result {
-            self.state = State::Failed(error.clone());
+        match self.reconcile_running(message) {
+            Ok(reply) => {
+                let reply = match reply {
+                    Reply::Engine => Some(self.engine.message()),
+                    Reply::Version => Some(&[PROTOCOL_VERSION][..]),
+                    Reply::Nothing => None,
+                };
+                Ok(LentStep {
+                    reply,
+                    complete: self.state == State::Complete,
+                })
+            }
+            Err(error) => {
+                self.state = State::Failed(error.clone());
+                Err(error)
+            }
         }
-        result
     }
 
     fn ensure_running(&self) -> Result<(), Error> {
@@ -158,7 +240,7 @@ impl Session {
         }
     }
 
-    fn reconcile_running(&mut self, message: &[u8]) -> Result<Step, Error> {
+    fn reconcile_running(&mut self, message: &[u8]) -> Result<Reply, Error> {
         if message.len() > self.limits.max_message_size {
             return Err(Error::LimitExceeded(Limit::MessageSize));
         }
@@ -169,7 +251,7 @@ impl Session {
         self.bytes_in += message.len() as u64;
 
         let version = wire::version(message)?;
-        let step = match self.role {
+        let (reply, complete) = match self.role {
             Role::Initiator if version != PROTOCOL_VERSION => {
                 return Err(Error::UnsupportedVersion(version));
             }
@@ -177,61 +259,61 @@ impl Session {
             // A responder answers a version it does not speak with the one it does, and waits.
             Role::Undecided | Role::Responder if version != PROTOCOL_VERSION => {
                 self.role = Role::Responder;
-                Step {
-                    reply: Some(alloc::vec![PROTOCOL_VERSION]),
-                    complete: false,
-                }
+                self.bytes_out += 1;
+                return Ok(Reply::Version);
             }
             Role::Undecided | Role::Responder => self.responder_step(message)?,
         };
-        if step.complete {
+        if complete {
             self.state = State::Complete;
         }
-        if let Some(reply) = &step.reply {
-            self.bytes_out += reply.len() as u64;
+        if reply == Reply::Engine {
+            self.bytes_out += self.engine.message().len() as u64;
         }
-        Ok(step)
+        Ok(reply)
     }
 
-    fn initiator_step(&mut self, message: &[u8]) -> Result<Step, Error> {
-        wire::validate(message)?;
-        let (mut have, mut need) = (Vec::new(), Vec::new());
-        let next = self
-            .engine
-            .reconcile_with_ids(message, &mut have, &mut need)
-            .map_err(|_| Error::Internal("engine rejected a validated message"))?;
-        let new_ids = have.len() + need.len();
+    fn initiator_step(&mut self, message: &[u8]) -> Result<(Reply, bool), Error> {
+        self.round_have.clear();
+        self.round_need.clear();
+        self.engine.reconcile(
+            &self.snapshot,
+            message,
+            Side::Initiator,
+            &mut self.round_have,
+            &mut self.round_need,
+        )?;
+        let new_ids = self.round_have.len() + self.round_need.len();
         let held = self.have.len() + self.need.len();
         if (held + new_ids).saturating_mul(ID_SIZE) > self.limits.max_id_bytes {
             return Err(Error::LimitExceeded(Limit::IdBytes));
         }
-        // The engine finds them in hash order; sorting each round keeps a given exchange's lists
-        // the same from run to run (logs, tests and transcripts can be compared).
-        have.sort_unstable();
-        need.sort_unstable();
-        have.iter().for_each(|id| self.have.add(from_engine_id(id)));
-        need.iter().for_each(|id| self.need.add(from_engine_id(id)));
-        Ok(Step {
-            complete: next.is_none(),
-            reply: next,
+        // Sorting each round keeps a given exchange's lists the same from run to run and from
+        // one engine to another (logs, tests and transcripts can be compared).
+        self.round_have.sort_unstable();
+        self.round_need.sort_unstable();
+        self.round_have.iter().for_each(|id| self.have.add(*id));
+        self.round_need.iter().for_each(|id| self.need.add(*id));
+        // A message with no ranges is never sent: the initiator is done.
+        Ok(match self.engine.message().len() {
+            1 => (Reply::Nothing, true),
+            _ => (Reply::Engine, false),
         })
     }
 
-    fn responder_step(&mut self, message: &[u8]) -> Result<Step, Error> {
-        wire::validate(message)?;
+    fn responder_step(&mut self, message: &[u8]) -> Result<(Reply, bool), Error> {
+        // A responder learns nothing: the lists stay empty.
+        let written = self.engine.reconcile(
+            &self.snapshot,
+            message,
+            Side::Responder,
+            &mut self.round_have,
+            &mut self.round_need,
+        )?;
         self.role = Role::Responder;
-        let reply = self
-            .engine
-            .reconcile(message)
-            .map_err(|_| Error::Internal("engine rejected a validated message"))?;
-        let summary = wire::validate(&reply)
-            .map_err(|_| Error::Internal("engine produced a malformed reply"))?;
-        Ok(Step {
-            // No fingerprint range left means the initiator has nothing to ask: this is the last
-            // message of the exchange.
-            complete: summary.fingerprint_ranges == 0,
-            reply: Some(reply),
-        })
+        // No fingerprint range left means the initiator has nothing to ask: this is the last
+        // message of the exchange.
+        Ok((Reply::Engine, written.fingerprint_ranges == 0))
     }
 
     /// Initiator only: IDs we have and the peer lacks, found so far, each once, in the order

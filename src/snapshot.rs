@@ -1,8 +1,10 @@
-//! An immutable, sorted, de-duplicated view of a set, shared by reference count.
+//! An immutable, sorted, de-duplicated view of a set, shared by reference count, with the running
+//! sums that make range fingerprints cheap.
 
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 
+use crate::engine::sum_index::SumIndex;
 use crate::id::{Id, Item};
 
 /// A sealed set: items sorted by (timestamp, id), no duplicates. Cloning shares the items, so any
@@ -10,13 +12,20 @@ use crate::id::{Id, Item};
 /// [`ItemSet`](crate::ItemSet) it came from never reach it.
 #[derive(Clone, Debug, Default)]
 pub struct Snapshot {
-    items: Arc<Vec<Item>>,
+    sealed: Arc<Sealed>,
+}
+
+#[derive(Debug, Default)]
+struct Sealed {
+    items: Vec<Item>,
+    /// Built once at sealing and shared by every session over this snapshot.
+    sums: SumIndex,
 }
 
 impl Snapshot {
     /// Seals `items` (any order, duplicates allowed) into a snapshot.
     pub fn from_items(mut items: Vec<Item>) -> Self {
-        items.sort_unstable();
+        crate::sort::sort_items(&mut items);
         items.dedup();
         Self::from_sorted_unique(items)
     }
@@ -24,34 +33,53 @@ impl Snapshot {
     /// `items` must already be strictly increasing: the set's merge produces them so.
     pub(crate) fn from_sorted_unique(items: Vec<Item>) -> Self {
         debug_assert!(items.windows(2).all(|pair| pair[0] < pair[1]));
+        let sums = SumIndex::build(&items);
         Self {
-            items: Arc::new(items),
+            sealed: Arc::new(Sealed { items, sums }),
         }
     }
 
     /// The items, in protocol order.
     pub fn items(&self) -> &[Item] {
-        &self.items
+        &self.sealed.items
+    }
+
+    pub(crate) fn sum_index(&self) -> &SumIndex {
+        &self.sealed.sums
     }
 
     /// Number of items.
     pub fn len(&self) -> usize {
-        self.items.len()
+        self.sealed.items.len()
     }
 
     /// True when the snapshot holds no items.
     pub fn is_empty(&self) -> bool {
-        self.items.is_empty()
+        self.sealed.items.is_empty()
     }
 
     /// True when the snapshot holds exactly this item.
     pub fn contains(&self, timestamp: u64, id: &Id) -> bool {
         let probe = Item { timestamp, id: *id };
-        self.items.binary_search(&probe).is_ok()
+        self.sealed.items.binary_search(&probe).is_ok()
+    }
+
+    /// The items whose timestamps fall in `[from, to)`, as positions `begin..end` in
+    /// [`items`](Self::items): two binary searches, nothing copied.
+    pub fn window(&self, from: u64, to: u64) -> core::ops::Range<usize> {
+        let items = self.items();
+        let begin = items.partition_point(|item| item.timestamp < from);
+        let end = items.partition_point(|item| item.timestamp < to).max(begin);
+        begin..end
+    }
+
+    /// Heap bytes this snapshot holds: its items and its fingerprint index.
+    pub fn heap_bytes(&self) -> usize {
+        self.sealed.items.capacity() * core::mem::size_of::<Item>() + self.sealed.sums.heap_bytes()
     }
 
     /// True when both snapshots share the same items in memory (no copy was made).
     pub fn shares_items_with(&self, other: &Snapshot) -> bool {
-        Arc::ptr_eq(&self.items, &other.items)
+        Arc::ptr_eq(&self.sealed, &other.sealed)
     }
 }

@@ -1,17 +1,25 @@
 //! Strict validation of Negentropy V1 messages (see shared/PROTOCOL.md).
 //!
-//! The engine's own decoder reads a truncated varint as a value and lets over-long ones wrap, so a
-//! cut-short message could read as "everything matches" and end a sync that is not complete. Every
-//! message from a peer passes through [`validate`] before the engine sees it.
+//! Other V1 decoders (the `negentropy` crate's among them) read a truncated varint as a value and
+//! let over-long ones wrap, so a cut-short message could read as "everything matches" and end a
+//! sync that is not complete. Every
+//! message from a peer is read once, by [`Ranges`], the strict decoder that [`validate`] is built
+//! on; replies are written by [`Writer`].
 
 use core::fmt;
+
+use crate::id::Item;
+
+mod writer;
+pub(crate) use writer::{Checkpoint, Writer, varint_len};
 
 /// The protocol version negsync speaks (Negentropy V1).
 pub const PROTOCOL_VERSION: u8 = 0x61;
 
 /// A u64 varint never needs more than this many bytes.
 const MAX_VARINT_BYTES: usize = 10;
-const FINGERPRINT_SIZE: usize = 16;
+/// Bytes in a range fingerprint.
+pub(crate) const FINGERPRINT_SIZE: usize = 16;
 const ID_SIZE: usize = crate::id::ID_SIZE;
 const MAX_PREFIX_LEN: u64 = ID_SIZE as u64;
 
@@ -124,32 +132,155 @@ pub fn version(message: &[u8]) -> Result<u8, Malformed> {
 /// A message of another Negentropy version is reported as such by [`version`]; this function is
 /// only for messages whose version byte is [`PROTOCOL_VERSION`].
 pub fn validate(message: &[u8]) -> Result<Summary, Malformed> {
-    let first = version(message)?;
-    if first != PROTOCOL_VERSION {
-        return Err(Malformed {
-            offset: 0,
-            kind: MalformedKind::NotNegentropy(first),
-        });
-    }
-    let mut reader = Reader { message, offset: 1 };
     let mut summary = Summary::default();
-    let mut previous = Bound::LOWEST;
-    while !reader.at_end() {
+    for range in Ranges::new(message)? {
+        match range?.payload {
+            Payload::Skip => summary.skip_ranges += 1,
+            Payload::Fingerprint(_) => summary.fingerprint_ranges += 1,
+            Payload::IdList(ids) => {
+                summary.ids += ids.len() / ID_SIZE;
+                summary.id_list_ranges += 1;
+            }
+        }
+    }
+    Ok(summary)
+}
+
+/// A range bound: a timestamp and an ID prefix, compared as the prefix padded with zero bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Bound {
+    pub(crate) timestamp: u64,
+    /// The prefix followed by zero bytes.
+    pub(crate) padded_prefix: [u8; ID_SIZE],
+    /// How many bytes of `padded_prefix` go on the wire.
+    pub(crate) prefix_len: u8,
+}
+
+impl PartialOrd for Bound {
+    fn partial_cmp(&self, other: &Self) -> Option<core::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+/// Bounds order as the items they separate: the prefix length itself carries no order.
+impl Ord for Bound {
+    fn cmp(&self, other: &Self) -> core::cmp::Ordering {
+        (self.timestamp, &self.padded_prefix).cmp(&(other.timestamp, &other.padded_prefix))
+    }
+}
+
+impl Bound {
+    pub(crate) const LOWEST: Bound = Bound::at_timestamp(0);
+    pub(crate) const INFINITY: Bound = Bound::at_timestamp(u64::MAX);
+
+    pub(crate) const fn at_timestamp(timestamp: u64) -> Bound {
+        Bound {
+            timestamp,
+            padded_prefix: [0; ID_SIZE],
+            prefix_len: 0,
+        }
+    }
+
+    /// The bound that is exactly this item (the whole ID as prefix).
+    pub(crate) fn of_item(item: &Item) -> Bound {
+        Bound {
+            timestamp: item.timestamp,
+            padded_prefix: item.id.0,
+            prefix_len: ID_SIZE as u8,
+        }
+    }
+
+    /// The shortest bound above `below` and at most `item`, where `below < item`: the
+    /// timestamp alone when they differ, else the ID prefix one byte past the shared one.
+    pub(crate) fn between(below: &Item, item: &Item) -> Bound {
+        if below.timestamp != item.timestamp {
+            return Bound::at_timestamp(item.timestamp);
+        }
+        let shared = below
+            .id
+            .0
+            .iter()
+            .zip(&item.id.0)
+            .take_while(|(a, b)| a == b)
+            .count();
+        let len = (shared + 1).min(ID_SIZE);
+        let mut padded_prefix = [0; ID_SIZE];
+        padded_prefix[..len].copy_from_slice(&item.id.0[..len]);
+        Bound {
+            timestamp: item.timestamp,
+            padded_prefix,
+            prefix_len: len as u8,
+        }
+    }
+
+    /// True when `item` sorts below this bound.
+    #[inline]
+    pub(crate) fn is_above(&self, item: &Item) -> bool {
+        item.timestamp < self.timestamp
+            || (item.timestamp == self.timestamp && item.id.0 < self.padded_prefix)
+    }
+}
+
+/// What a range asks of the receiver.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Payload<'a> {
+    /// The sender found this range equal: nothing to answer.
+    Skip,
+    /// The sender's fingerprint of the range.
+    Fingerprint(&'a [u8; FINGERPRINT_SIZE]),
+    /// The sender's IDs in the range, back to back (a multiple of 32 bytes).
+    IdList(&'a [u8]),
+}
+
+/// One range of a message: it covers the items from the previous range's bound up to `bound`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Range<'a> {
+    pub(crate) bound: Bound,
+    pub(crate) payload: Payload<'a>,
+}
+
+/// The strict decoder: yields each range of a V1 message in order, or the first fault (after
+/// which it yields nothing more). Every rule of this module holds for each range it yields.
+pub(crate) struct Ranges<'a> {
+    reader: Reader<'a>,
+    previous: Bound,
+    failed: bool,
+}
+
+impl<'a> Ranges<'a> {
+    /// The ranges of `message`, whose version byte must be [`PROTOCOL_VERSION`].
+    pub(crate) fn new(message: &'a [u8]) -> Result<Self, Malformed> {
+        let first = version(message)?;
+        if first != PROTOCOL_VERSION {
+            return Err(Malformed {
+                offset: 0,
+                kind: MalformedKind::NotNegentropy(first),
+            });
+        }
+        Ok(Self {
+            reader: Reader { message, offset: 1 },
+            previous: Bound::LOWEST,
+            failed: false,
+        })
+    }
+
+    fn range(&mut self) -> Result<Range<'a>, Malformed> {
+        let reader = &mut self.reader;
         let bound_offset = reader.offset;
-        let bound = reader.bound(previous.timestamp)?;
-        if bound < previous {
+        let bound = reader.bound(self.previous.timestamp)?;
+        if bound < self.previous {
             return Err(Malformed {
                 offset: bound_offset,
                 kind: MalformedKind::BoundDecreasing,
             });
         }
-        previous = bound;
+        self.previous = bound;
         let mode_offset = reader.offset;
-        match reader.varint()? {
-            0 => summary.skip_ranges += 1,
+        let payload = match reader.varint()? {
+            0 => Payload::Skip,
             1 => {
-                reader.skip(FINGERPRINT_SIZE, MalformedKind::TruncatedFingerprint)?;
-                summary.fingerprint_ranges += 1;
+                let bytes = reader.skip(FINGERPRINT_SIZE, MalformedKind::TruncatedFingerprint)?;
+                Payload::Fingerprint(bytes.try_into().expect("skip returns the length asked"))
             }
             2 => {
                 let count_offset = reader.offset;
@@ -162,9 +293,9 @@ pub fn validate(message: &[u8]) -> Result<Summary, Malformed> {
                     });
                 }
                 // count <= remaining / 32, so this cannot overflow.
-                reader.skip(count as usize * ID_SIZE, MalformedKind::TruncatedIdList)?;
-                summary.ids += count as usize;
-                summary.id_list_ranges += 1;
+                Payload::IdList(
+                    reader.skip(count as usize * ID_SIZE, MalformedKind::TruncatedIdList)?,
+                )
             }
             mode => {
                 return Err(Malformed {
@@ -172,23 +303,22 @@ pub fn validate(message: &[u8]) -> Result<Summary, Malformed> {
                     kind: MalformedKind::UnknownMode(mode),
                 });
             }
-        }
+        };
+        Ok(Range { bound, payload })
     }
-    Ok(summary)
 }
 
-/// A range bound: a timestamp and an ID prefix, compared as the prefix padded with zero bytes.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-struct Bound {
-    timestamp: u64,
-    padded_prefix: [u8; ID_SIZE],
-}
+impl<'a> Iterator for Ranges<'a> {
+    type Item = Result<Range<'a>, Malformed>;
 
-impl Bound {
-    const LOWEST: Bound = Bound {
-        timestamp: 0,
-        padded_prefix: [0; ID_SIZE],
-    };
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.failed || self.reader.at_end() {
+            return None;
+        }
+        let range = self.range();
+        self.failed = range.is_err();
+        Some(range)
+    }
 }
 
 struct Reader<'a> {
@@ -196,7 +326,7 @@ struct Reader<'a> {
     offset: usize,
 }
 
-impl Reader<'_> {
+impl<'a> Reader<'a> {
     fn at_end(&self) -> bool {
         self.offset == self.message.len()
     }
@@ -232,7 +362,7 @@ impl Reader<'_> {
         self.fail(start, MalformedKind::OverlongVarint)
     }
 
-    fn skip(&mut self, len: usize, kind: MalformedKind) -> Result<&[u8], Malformed> {
+    fn skip(&mut self, len: usize, kind: MalformedKind) -> Result<&'a [u8], Malformed> {
         if self.remaining() < len {
             return self.fail(self.offset, kind);
         }
@@ -241,7 +371,7 @@ impl Reader<'_> {
         Ok(bytes)
     }
 
-    /// Decodes a bound exactly as the engine does: a delta of 0 is infinity, any other `v` is the
+    /// Decodes a bound as every V1 peer does: a delta of 0 is infinity, any other `v` is the
     /// previous timestamp plus `v - 1`, saturating (so an overflowing delta also reads as infinity).
     fn bound(&mut self, previous_timestamp: u64) -> Result<Bound, Malformed> {
         let delta = self.varint()?;
@@ -263,6 +393,7 @@ impl Reader<'_> {
         Ok(Bound {
             timestamp,
             padded_prefix,
+            prefix_len: prefix_len as u8,
         })
     }
 }

@@ -22,14 +22,15 @@ fn malformed_kind(result: Result<negsync::Step, Error>) -> MalformedKind {
 }
 
 #[test]
-fn frame_limits_below_4096_are_refused() {
-    for bad in [1, 100, 4095] {
+fn frame_limits_below_128_are_refused() {
+    assert_eq!(negsync::MIN_FRAME_SIZE_LIMIT, 128);
+    for bad in [1, 100, 127] {
         assert!(matches!(
             Session::new(ItemSet::new().snapshot(), bad),
             Err(Error::InvalidArgument(_))
         ));
     }
-    for good in [0, 4096, u64::MAX] {
+    for good in [0, 128, 200, 4095, 4096, u64::MAX] {
         assert!(Session::new(ItemSet::new().snapshot(), good).is_ok());
     }
 }

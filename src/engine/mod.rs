@@ -1,0 +1,105 @@
+//! negsync's Negentropy V1 engine: both roles, over a window of a shared [`Snapshot`].
+//!
+//! With no frame limit or one of at least 4,096 bytes, every message is byte for byte what the
+//! `negentropy` crate 0.5.3 sends for the same items and input (its 16-way split, its ID-list
+//! threshold, its frame cut and closing fingerprint): `tests/vectors/` and the differential tests
+//! hold it to that. Below 4,096 bytes no other V1 implementation works, and the framing is ours
+//! ([`Framing::Radio`]).
+//!
+//! Each peer message is read once, by the strict decoder ([`Ranges`]); range fingerprints come
+//! from the snapshot's running sums ([`SumIndex`]); the reply is written into a buffer the engine
+//! keeps, so after its first round a session allocates only when a kept buffer must grow.
+
+mod fingerprint;
+mod framing;
+mod round;
+pub(crate) mod sum_index;
+
+use alloc::vec::Vec;
+
+pub(crate) use framing::{Framing, MIN_FRAME_SIZE_LIMIT};
+use round::Round;
+
+use crate::error::Error;
+use crate::id::Id;
+use crate::snapshot::Snapshot;
+use crate::wire::{Bound, Ranges};
+
+/// Which side of the exchange the engine answers for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Side {
+    /// Learns have/need from the peer's ID lists; answers them with nothing.
+    Initiator,
+    /// Answers each ID list with its own.
+    Responder,
+}
+
+/// The engine's buffers and settings for one session.
+#[derive(Debug)]
+pub(crate) struct Engine {
+    framing: Framing,
+    /// The items of the snapshot this session reconciles: `begin..end` (a time window, or all).
+    begin: usize,
+    end: usize,
+    /// The message lent out by the last call.
+    out: Vec<u8>,
+    /// Scratch for matching a peer's ID list: its IDs, sorted, and which of them we hold.
+    their_ids: Vec<Id>,
+    matched: Vec<bool>,
+}
+
+/// What one call wrote into the engine's buffer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Written {
+    /// Fingerprint ranges in the message: each asks the peer for another round.
+    pub(crate) fingerprint_ranges: usize,
+}
+
+impl Engine {
+    /// An engine over the items `begin..end` of the snapshots it will be given.
+    pub(crate) fn new(frame_size_limit: u64, begin: usize, end: usize) -> Result<Self, Error> {
+        Ok(Self {
+            framing: Framing::new(frame_size_limit)?,
+            begin,
+            end,
+            out: Vec::new(),
+            their_ids: Vec::new(),
+            matched: Vec::new(),
+        })
+    }
+
+    /// The message the last call wrote.
+    pub(crate) fn message(&self) -> &[u8] {
+        &self.out
+    }
+
+    /// Writes the initiator's first message: the whole window, split.
+    pub(crate) fn initiate(&mut self, snapshot: &Snapshot) -> Result<Written, Error> {
+        let (begin, end) = (self.begin, self.end);
+        let mut round = Round::new(self, snapshot, Side::Initiator);
+        round.split(begin, end, Bound::INFINITY)?;
+        Ok(round.finish())
+    }
+
+    /// Answers one V1 message (version byte 0x61), adding what an initiator learns to `have`
+    /// and `need`. A malformed message is refused whole, wherever the fault sits.
+    pub(crate) fn reconcile(
+        &mut self,
+        snapshot: &Snapshot,
+        message: &[u8],
+        side: Side,
+        have: &mut Vec<Id>,
+        need: &mut Vec<Id>,
+    ) -> Result<Written, Error> {
+        let ranges = Ranges::new(message)?;
+        let mut round = Round::new(self, snapshot, side);
+        for range in ranges {
+            let range = range?;
+            // After a frame cut the rest is only checked: the closing fingerprint answers it.
+            if !round.is_cut() {
+                round.answer(&range, have, need)?;
+            }
+        }
+        Ok(round.finish())
+    }
+}
