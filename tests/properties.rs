@@ -27,7 +27,13 @@ fn items(max: usize) -> impl Strategy<Value = Vec<Item>> {
 }
 
 fn limit() -> impl Strategy<Value = u64> {
-    prop_oneof![Just(0u64), Just(4096u64), Just(60_000u64)]
+    prop_oneof![
+        Just(0u64),
+        Just(4096u64),
+        Just(60_000u64),
+        128u64..4096,
+        Just(128u64),
+    ]
 }
 
 proptest! {
@@ -45,6 +51,8 @@ proptest! {
         let set_b = ItemSet::new();
         set_b.extend(b.iter().copied()).unwrap();
         let exchange = run_exchange(set_a.snapshot(), set_b.snapshot(), limit_a, limit_b);
+        prop_assert!(limit_a == 0 || exchange.largest_from_initiator as u64 <= limit_a);
+        prop_assert!(limit_b == 0 || exchange.largest_from_responder as u64 <= limit_b);
         assert_exactly(&exchange.have, &difference(&a, &b), "have");
         assert_exactly(&exchange.need, &difference(&b, &a), "need");
     }

@@ -8,12 +8,21 @@ use std::collections::BTreeSet;
 use common::{Rng, assert_exactly, difference, random_pair, run_exchange, set_of};
 use negsync::{Id, Item};
 
-const LIMIT_PAIRS: [(u64, u64); 5] = [
+const LIMIT_PAIRS: [(u64, u64); 13] = [
     (0, 0),
     (4096, 4096),
     (60_000, 60_000),
     (4096, 0),
     (0, 60_000),
+    // Radio frames (negsync's own framing below 4096), against each other and the crate's.
+    (128, 128),
+    (200, 200),
+    (233, 244),
+    (1024, 512),
+    (128, 0),
+    (0, 200),
+    (4096, 128),
+    (200, 60_000),
 ];
 
 fn check(a: &BTreeSet<Item>, b: &BTreeSet<Item>, limits: (u64, u64)) -> common::Exchange {
@@ -162,4 +171,21 @@ fn a_changed_document_is_found_in_both_directions() {
     let exchange = check(&ours, &theirs, (0, 0));
     assert_eq!(exchange.have, [new.id]);
     assert_eq!(exchange.need, [old.id]);
+}
+
+#[test]
+fn radio_frames_cost_at_most_twice_the_bytes_of_an_unlimited_exchange() {
+    // 10,000 items a side, 10 differences each way (the benchmark's radio scenario).
+    let mut rng = Rng::new(7);
+    let (a, b) = random_pair(&mut rng, 10_000, 10, 10, 1 << 31);
+    let total = |e: &common::Exchange| e.bytes_to_responder + e.bytes_to_initiator;
+    let unlimited = total(&check(&a, &b, (0, 0)));
+    for limit in [128, 200, 512, 1024] {
+        let exchange = check(&a, &b, (limit, limit));
+        assert!(
+            total(&exchange) <= 2 * unlimited,
+            "limit {limit}: {} bytes against {unlimited} with no limit",
+            total(&exchange)
+        );
+    }
 }
