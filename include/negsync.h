@@ -49,6 +49,16 @@
 #define NEGSYNC_DIRECTION_INBOUND 1
 
 /**
+ * The smallest frame size limit a session accepts (0 means none). From 4096 bytes on (and with
+ * none) messages are byte for byte those of every other V1 implementation; from 128 to 4095
+ * (radio links) the framing is negsync's own, readable by any V1 peer. Below 141 bytes an
+ * exchange whose bounds are unusually long (IDs sharing a 30-byte prefix at one timestamp,
+ * timestamps far apart) can fail with `NEGSYNC_LIMIT_EXCEEDED`; never with a larger message
+ * or a wrong result.
+ */
+#define NEGSYNC_MIN_FRAME_SIZE_LIMIT 128
+
+/**
  * Neither initiate nor reconcile has been called yet.
  */
 #define NEGSYNC_ROLE_UNDECIDED 0
@@ -143,7 +153,8 @@ typedef struct negsync_manager_config {
    */
   uint64_t idle_timeout;
   /**
-   * Frame size limit of every session: 0 for none, else at least 4096 (default 0).
+   * Frame size limit of every session: 0 for none, else at least `NEGSYNC_MIN_FRAME_SIZE_LIMIT`
+   * (default 0).
    */
   uint64_t frame_size_limit;
   /**
@@ -574,7 +585,8 @@ negsync_result negsync_set_panic_hook(negsync_panic_fn hook);
  * Creates a session over a snapshot of `set` taken now, in `*out`; later changes to the set do
  * not affect it, and the set may be freed while the session lives. When the set has not changed
  * since its last snapshot, no items are copied. `frame_size_limit` bounds every message this
- * side sends: 0 for none, else at least 4096 (`NEGSYNC_INVALID_ARGUMENT` for 1..4095).
+ * side sends: 0 for none, else at least `NEGSYNC_MIN_FRAME_SIZE_LIMIT` (128;
+ * `NEGSYNC_INVALID_ARGUMENT` for 1..127).
  * Free the session with `negsync_session_free`. Thread-safe with respect to the set.
  *
  * # Safety
@@ -583,6 +595,21 @@ negsync_result negsync_set_panic_hook(negsync_panic_fn hook);
 negsync_result negsync_session_new(const struct negsync_set *set,
                                    uint64_t frame_size_limit,
                                    struct negsync_session **out);
+
+/**
+ * As `negsync_session_new`, over only the items whose timestamps fall in `[from, to)` (a time
+ * window, e.g. "the last day"): a view of the snapshot, nothing copied, created in O(log n).
+ * Both peers must use the same window; items outside it are never compared and never appear in
+ * have/need. `from > to` is `NEGSYNC_INVALID_ARGUMENT`; `from == to` is an empty window.
+ *
+ * # Safety
+ * `set` is a live set; `out` points to writable storage for one pointer.
+ */
+negsync_result negsync_session_new_window(const struct negsync_set *set,
+                                          uint64_t from,
+                                          uint64_t to,
+                                          uint64_t frame_size_limit,
+                                          struct negsync_session **out);
 
 /**
  * Makes this session the initiator and lends out the first message in `*msg`/`*msg_len`.

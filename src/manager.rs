@@ -36,7 +36,8 @@ pub struct ManagerConfig {
     pub max_sessions: usize,
     /// A session not touched for this long is removed by [`SyncManager::expire`].
     pub idle_timeout: u64,
-    /// The frame size limit of every session (0 = none, else at least 4096).
+    /// The frame size limit of every session (0 = none, else at least
+    /// [`MIN_FRAME_SIZE_LIMIT`](crate::MIN_FRAME_SIZE_LIMIT)).
     pub frame_size_limit: u64,
     /// The limits of every session.
     pub limits: Limits,

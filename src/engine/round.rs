@@ -217,15 +217,50 @@ impl<'e> Round<'e> {
                     self.skip_pending = true;
                 }
                 Side::Responder => {
-                    if !self.try_id_list(lower, upper, range.bound) {
-                        // Too long for this frame: fingerprints of sub-ranges instead, which
-                        // the peer answers with shorter ID lists.
+                    if self.try_id_list(lower, upper, range.bound) {
+                        return Ok(());
+                    }
+                    let theirs = ids.len() / ID_SIZE;
+                    if upper - lower > 2 * theirs {
+                        // We hold far more than the peer: most of our IDs are what it lacks,
+                        // so send as many as fit and cut; it asks for the rest.
+                        self.truncated_id_list(lower, upper)?;
+                    } else {
+                        // Mostly the same IDs on both sides: fingerprints of sub-ranges find
+                        // the few that differ without sending the shared ones.
                         self.buckets_radio(lower, upper, range.bound)?;
                     }
                 }
             },
         }
         Ok(())
+    }
+
+    /// The first of our IDs in `lower..upper` that fit (at least one), ended at the shortest
+    /// bound before the next item, then the cut.
+    fn truncated_id_list(&mut self, lower: usize, upper: usize) -> Result<(), Error> {
+        let Framing::Radio { capacity } = self.framing else {
+            unreachable!("radio framing only")
+        };
+        let start = self.mark();
+        self.flush_skip();
+        let room = capacity.saturating_sub(self.writer.len());
+        let mut count = (room / ID_SIZE).min(upper - lower - 1);
+        while count > 0 {
+            let end = lower + count;
+            let bound = Bound::between(&self.items[end - 1], &self.items[end]);
+            let attempt = self.mark();
+            self.write_id_list(lower, end, &bound);
+            if self.writer.len() <= capacity {
+                self.emitted_index = end;
+                self.close();
+                return Ok(());
+            }
+            self.rewind(attempt);
+            count -= 1;
+        }
+        self.rewind(start);
+        self.cut_or_fail()
     }
 
     fn split_radio(&mut self, lower: usize, upper: usize, bound: Bound) -> Result<(), Error> {

@@ -29,7 +29,8 @@ pub struct negsync_manager_config {
     pub max_sessions: u64,
     /// A session idle for longer than this is removed by `negsync_manager_expire` (default 30000).
     pub idle_timeout: u64,
-    /// Frame size limit of every session: 0 for none, else at least 4096 (default 0).
+    /// Frame size limit of every session: 0 for none, else at least `NEGSYNC_MIN_FRAME_SIZE_LIMIT`
+    /// (default 0).
     pub frame_size_limit: u64,
     /// Limits of every session (default: `negsync_limits_default`).
     pub limits: negsync_limits,

@@ -1,14 +1,13 @@
 //! `negsync_session`: one reconciliation with one peer, and the buffers it lends out.
 
 use alloc::boxed::Box;
-use alloc::vec::Vec;
 use core::ffi::c_char;
 
 use super::boundary::{borrow, bytes, guard, guard_value, writable, write};
 use super::call::{CallRecord, Handle, with_handle};
 use super::result::{NEGSYNC_WRONG_STATE, code_of, negsync_result};
 use super::set::negsync_set;
-use crate::{Error, Id, Session};
+use crate::{Error, Id, Limits, Session};
 
 /// One reconciliation with one peer. May move between threads, but must not be used by two threads
 /// at once; sessions from one set run concurrently on different threads.
@@ -19,9 +18,16 @@ pub struct negsync_session {
 
 pub(crate) struct SessionInner {
     pub(crate) session: Session,
-    /// The message lent out by the last initiate/reconcile.
-    message: Vec<u8>,
 }
+
+/// The smallest frame size limit a session accepts (0 means none). From 4096 bytes on (and with
+/// none) messages are byte for byte those of every other V1 implementation; from 128 to 4095
+/// (radio links) the framing is negsync's own, readable by any V1 peer. Below 141 bytes an
+/// exchange whose bounds are unusually long (IDs sharing a 30-byte prefix at one timestamp,
+/// timestamps far apart) can fail with `NEGSYNC_LIMIT_EXCEEDED`; never with a larger message
+/// or a wrong result.
+pub const NEGSYNC_MIN_FRAME_SIZE_LIMIT: u64 = 128;
+const _: () = assert!(NEGSYNC_MIN_FRAME_SIZE_LIMIT == crate::MIN_FRAME_SIZE_LIMIT);
 
 impl Handle for negsync_session {
     type Inner = SessionInner;
@@ -33,7 +39,8 @@ impl Handle for negsync_session {
 /// Creates a session over a snapshot of `set` taken now, in `*out`; later changes to the set do
 /// not affect it, and the set may be freed while the session lives. When the set has not changed
 /// since its last snapshot, no items are copied. `frame_size_limit` bounds every message this
-/// side sends: 0 for none, else at least 4096 (`NEGSYNC_INVALID_ARGUMENT` for 1..4095).
+/// side sends: 0 for none, else at least `NEGSYNC_MIN_FRAME_SIZE_LIMIT` (128;
+/// `NEGSYNC_INVALID_ARGUMENT` for 1..127).
 /// Free the session with `negsync_session_free`. Thread-safe with respect to the set.
 ///
 /// # Safety
@@ -49,16 +56,47 @@ pub unsafe extern "C" fn negsync_session_new(
         let out = writable(out)?;
         let session =
             Session::new(set.set.snapshot(), frame_size_limit).map_err(|e| code_of(&e))?;
-        let handle = Box::new(negsync_session {
-            record: CallRecord::default(),
-            inner: SessionInner {
-                session,
-                message: Vec::new(),
-            },
-        });
-        unsafe { write(out, Box::into_raw(handle)) };
+        unsafe { write(out, boxed(session)) };
         Ok(())
     })
+}
+
+/// As `negsync_session_new`, over only the items whose timestamps fall in `[from, to)` (a time
+/// window, e.g. "the last day"): a view of the snapshot, nothing copied, created in O(log n).
+/// Both peers must use the same window; items outside it are never compared and never appear in
+/// have/need. `from > to` is `NEGSYNC_INVALID_ARGUMENT`; `from == to` is an empty window.
+///
+/// # Safety
+/// `set` is a live set; `out` points to writable storage for one pointer.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn negsync_session_new_window(
+    set: *const negsync_set,
+    from: u64,
+    to: u64,
+    frame_size_limit: u64,
+    out: *mut *mut negsync_session,
+) -> negsync_result {
+    guard(|| {
+        let set = unsafe { borrow(set) }?;
+        let out = writable(out)?;
+        let session = Session::with_window(
+            set.set.snapshot(),
+            from,
+            to,
+            frame_size_limit,
+            Limits::DEFAULT,
+        )
+        .map_err(|e| code_of(&e))?;
+        unsafe { write(out, boxed(session)) };
+        Ok(())
+    })
+}
+
+fn boxed(session: Session) -> *mut negsync_session {
+    Box::into_raw(Box::new(negsync_session {
+        record: CallRecord::default(),
+        inner: SessionInner { session },
+    }))
 }
 
 /// Makes this session the initiator and lends out the first message in `*msg`/`*msg_len`.
@@ -76,9 +114,9 @@ pub unsafe extern "C" fn negsync_session_initiate(
     let out_params = writable(msg).and(writable(msg_len));
     unsafe {
         with_handle(session, out_params, |inner, _| {
-            inner.message = inner.session.initiate()?;
-            write(msg, inner.message.as_ptr());
-            write(msg_len, inner.message.len());
+            let message = inner.session.initiate_lent()?;
+            write(msg, message.as_ptr());
+            write(msg_len, message.len());
             Ok(())
         })
     }
@@ -117,14 +155,13 @@ pub unsafe extern "C" fn negsync_session_reconcile(
     let message = out_params.and_then(|_| unsafe { bytes(msg, msg_len) });
     unsafe {
         with_handle(session, message, |inner, message| {
-            let step = inner.session.reconcile(message)?;
-            inner.message = step.reply.unwrap_or_default();
-            let lent = match inner.message.is_empty() {
-                true => core::ptr::null(),
-                false => inner.message.as_ptr(),
+            let step = inner.session.reconcile_lent(message)?;
+            let (lent, len) = match step.reply {
+                None => (core::ptr::null(), 0),
+                Some(reply) => (reply.as_ptr(), reply.len()),
             };
             write(reply, lent);
-            write(reply_len, inner.message.len());
+            write(reply_len, len);
             write(complete, step.complete);
             Ok(())
         })

@@ -890,7 +890,7 @@ static void test_bad_configurations_are_refused(void) {
     negsync_set *set = NULL;
     negsync_manager *manager = (negsync_manager *)SENTINEL_POINTER;
     negsync_manager_config config;
-    const uint64_t bad_frames[] = {1, 100, 4095};
+    const uint64_t bad_frames[] = {1, 100, NEGSYNC_MIN_FRAME_SIZE_LIMIT - 1};
     size_t i;
 
     REQUIRE(negsync_set_new(&set) == NEGSYNC_OK);

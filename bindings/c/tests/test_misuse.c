@@ -188,6 +188,12 @@ static void test_session_new_refuses_null(void) {
     CHECK(session == SENTINEL_POINTER);
     CHECK_EQ(negsync_session_new(set, 0, NULL), NEGSYNC_NULL_PARAMETER);
     CHECK_EQ(negsync_session_new(NULL, 1, NULL), NEGSYNC_NULL_PARAMETER);
+    CHECK_EQ(negsync_session_new_window(NULL, 0, 10, 0, &session), NEGSYNC_NULL_PARAMETER);
+    CHECK(session == SENTINEL_POINTER);
+    CHECK_EQ(negsync_session_new_window(set, 0, 10, 0, NULL), NEGSYNC_NULL_PARAMETER);
+    CHECK_EQ(negsync_session_new_window(set, 10, 9, 0, &session), NEGSYNC_INVALID_ARGUMENT);
+    CHECK_EQ(negsync_session_new_window(set, 0, 10, 127, &session), NEGSYNC_INVALID_ARGUMENT);
+    CHECK(session == SENTINEL_POINTER);
     negsync_set_free(set);
 }
 
@@ -384,10 +390,11 @@ static void test_value_functions_answer_null(void) {
 
 /* ---- out-of-range values ---- */
 
-/* Frame limits 1..4095 are refused (and *out untouched); 0, 4096 and above are accepted. */
+/* Frame limits 1..127 are refused (and *out untouched); 0 and NEGSYNC_MIN_FRAME_SIZE_LIMIT (128)
+ * and above are accepted. */
 static void test_frame_limit_range(void) {
-    static const uint64_t refused[] = {1, 200, 4095};
-    static const uint64_t accepted[] = {0, 4096, 4097, 60000, UINT64_MAX};
+    static const uint64_t refused[] = {1, 100, NEGSYNC_MIN_FRAME_SIZE_LIMIT - 1};
+    static const uint64_t accepted[] = {0, NEGSYNC_MIN_FRAME_SIZE_LIMIT, 200, 4095, 4096, 60000, UINT64_MAX};
     negsync_set *set = set_of(1);
     size_t i;
     REQUIRE(set != NULL);

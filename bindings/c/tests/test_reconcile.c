@@ -12,7 +12,8 @@
 #include "check.h"
 
 /* More messages than any exchange here needs; reaching it means the exchange does not end. */
-#define MAX_EXCHANGE_ROUNDS 2000
+/* At 128-byte frames three IDs fit in a message: 2,500 missing IDs take about 2,500 rounds. */
+#define MAX_EXCHANGE_ROUNDS 10000
 
 /* ---- a small seeded PRNG (xorshift64) ---- */
 
@@ -248,6 +249,8 @@ typedef struct {
 
 static const uint64_t frame_limit_pairs[][2] = {
     {0, 0}, {4096, 4096}, {60000, 60000}, {4096, 0}, {0, 60000},
+    /* radio frames: negsync's own framing, against itself and the crate's */
+    {128, 128}, {200, 200}, {233, 244}, {128, 0}, {4096, 200},
 };
 #define FRAME_LIMIT_PAIRS (sizeof frame_limit_pairs / sizeof frame_limit_pairs[0])
 
@@ -778,6 +781,60 @@ static void test_id_lists_stay_valid_until_next_mutating_call(void) {
     free(items);
 }
 
+/* A time window [300, 600): both peers sync only those items, with and without radio frames;
+ * differences outside the window never appear in have/need. */
+static void test_window_finds_only_the_differences_inside_it(void) {
+    static const uint64_t limits[] = {0, 4096, 200, NEGSYNC_MIN_FRAME_SIZE_LIMIT};
+    size_t l;
+    for (l = 0; l < sizeof limits / sizeof limits[0]; l++) {
+        negsync_set *a = NULL, *b = NULL;
+        negsync_session *initiator = NULL, *responder = NULL;
+        const uint8_t *ids = NULL;
+        size_t count = 0, i;
+        uint64_t t;
+        exchange_report report;
+        REQUIRE(negsync_set_new(&a) == NEGSYNC_OK && negsync_set_new(&b) == NEGSYNC_OK);
+        for (t = 0; t < 1000; t++) {
+            uint8_t id[NEGSYNC_ID_SIZE];
+            memset(id, 0, sizeof id);
+            memcpy(id, &t, sizeof t);
+            /* every 97th item only on A, every 89th only on B, the rest on both */
+            if (t % 89 != 0) {
+                CHECK_EQ(negsync_set_insert(a, t, id), NEGSYNC_OK);
+            }
+            if (t % 97 != 0) {
+                CHECK_EQ(negsync_set_insert(b, t, id), NEGSYNC_OK);
+            }
+        }
+        CHECK_EQ(negsync_session_new_window(a, 300, 600, limits[l], &initiator), NEGSYNC_OK);
+        CHECK_EQ(negsync_session_new_window(b, 300, 600, limits[l], &responder), NEGSYNC_OK);
+        if (initiator != NULL && responder != NULL &&
+            run_exchange(initiator, limits[l], responder, limits[l], &report)) {
+            /* inside [300, 600): A alone holds 388, 485, 582; B alone holds 356, 445, 534 */
+            CHECK_EQ(negsync_session_have_ids(initiator, &ids, &count), NEGSYNC_OK);
+            CHECK_EQ(count, 3);
+            for (i = 0; i < count; i++) {
+                uint64_t t_of;
+                memcpy(&t_of, ids + i * NEGSYNC_ID_SIZE, sizeof t_of);
+                CHECK(t_of >= 300 && t_of < 600 && t_of % 97 == 0);
+            }
+            CHECK_EQ(negsync_session_need_ids(initiator, &ids, &count), NEGSYNC_OK);
+            CHECK_EQ(count, 3);
+            for (i = 0; i < count; i++) {
+                uint64_t t_of;
+                memcpy(&t_of, ids + i * NEGSYNC_ID_SIZE, sizeof t_of);
+                CHECK(t_of >= 300 && t_of < 600 && t_of % 89 == 0);
+            }
+        } else {
+            CHECK(!"window exchange failed");
+        }
+        negsync_session_free(initiator);
+        negsync_session_free(responder);
+        negsync_set_free(a);
+        negsync_set_free(b);
+    }
+}
+
 int main(int argc, char **argv) {
     check_init(argc, argv);
     CHECK_RUN(test_empty_sets_have_no_differences);
@@ -801,5 +858,6 @@ int main(int argc, char **argv) {
     CHECK_RUN(test_id_derivation_known_answers);
     CHECK_RUN(test_changed_document_is_found);
     CHECK_RUN(test_id_lists_stay_valid_until_next_mutating_call);
+    CHECK_RUN(test_window_finds_only_the_differences_inside_it);
     return check_summary();
 }
