@@ -77,6 +77,10 @@ __version__ = _ffi.library_version
 #: Bytes in a document ID.
 NEGSYNC_ID_SIZE = _ffi.ID_SIZE
 NEGSYNC_PEER_ID_SIZE = 32
+#: The smallest frame size limit a session accepts (0 means none); 4096 and up match every
+#: other V1 implementation byte for byte, 128 to 4095 is negsync's own framing for radio links.
+NEGSYNC_MIN_FRAME_SIZE_LIMIT = 128
+MIN_FRAME_SIZE_LIMIT = NEGSYNC_MIN_FRAME_SIZE_LIMIT
 
 __all__ = [
     "NEGSYNC_ROLE_UNDECIDED",
@@ -86,6 +90,8 @@ __all__ = [
     "__version__",
     "NEGSYNC_ID_SIZE",
     "NEGSYNC_PEER_ID_SIZE",
+    "NEGSYNC_MIN_FRAME_SIZE_LIMIT",
+    "MIN_FRAME_SIZE_LIMIT",
     "ItemSet",
     "Session",
     "Limits",

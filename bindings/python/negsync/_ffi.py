@@ -161,6 +161,11 @@ SIGNATURES = {
         [SetPointer, ctypes.c_uint64, ctypes.POINTER(SessionPointer)],
         CHECKED,
     ),
+    "negsync_session_new_window": (
+        Result,
+        [SetPointer, ctypes.c_uint64, ctypes.c_uint64, ctypes.c_uint64, ctypes.POINTER(SessionPointer)],
+        CHECKED,
+    ),
     "negsync_session_initiate": (
         Result,
         [SessionPointer, BorrowedBytesOut, SizeOut],

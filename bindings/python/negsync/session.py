@@ -86,8 +86,10 @@ class Session(OwnedHandle):
     knows the differences: ``have_ids`` (ours, the peer lacks them) and ``need_ids`` (the
     peer's, we lack them).
 
-    ``frame_size_limit`` bounds every message this side sends: 0 for none, else at least 4096.
-    ``limits`` bounds what the peer may make this session do (see ``Limits``).
+    ``frame_size_limit`` bounds every message this side sends: 0 for none, else at least
+    ``MIN_FRAME_SIZE_LIMIT`` (128; radio links). ``limits`` bounds what the peer may make this
+    session do (see ``Limits``). ``window=(start, end)`` reconciles only the items whose
+    timestamps fall in ``[start, end)`` (both peers must use the same window; a view, no copy).
 
     The session keeps no reference to the set: the library gave it its own snapshot. Any
     failure raises ``NegsyncError``; after a malformed message, an unsupported version or an
@@ -99,7 +101,7 @@ class Session(OwnedHandle):
     _free_function = "negsync_session_free"
 
 
-    def __init__(self, item_set, frame_size_limit=0, *, limits=None):
+    def __init__(self, item_set, frame_size_limit=0, *, limits=None, window=None):
         super().__init__()
         where = "Session"
         if not isinstance(item_set, ItemSet):
@@ -108,9 +110,17 @@ class Session(OwnedHandle):
         limits_struct = None if limits is None else limits._to_struct(where)
         handle = _ffi.SessionPointer()
         with item_set._lock:
-            _ffi.lib.negsync_session_new(
-                item_set._live_handle(), frame_size_limit, ctypes.byref(handle)
-            )
+            if window is None:
+                _ffi.lib.negsync_session_new(
+                    item_set._live_handle(), frame_size_limit, ctypes.byref(handle)
+                )
+            else:
+                start, end = window
+                _ffi.check_uint64(start, where, "window start")
+                _ffi.check_uint64(end, where, "window end")
+                _ffi.lib.negsync_session_new_window(
+                    item_set._live_handle(), start, end, frame_size_limit, ctypes.byref(handle)
+                )
         if limits_struct is not None:
             try:
                 _ffi.lib.negsync_session_set_limits(handle, ctypes.byref(limits_struct))

@@ -392,11 +392,11 @@ def test_limits_in_the_config_bound_every_session():
 @pytest.mark.parametrize("config", [
     negsync.ManagerConfig(max_sessions=0),
     negsync.ManagerConfig(frame_size_limit=100),
-    negsync.ManagerConfig(frame_size_limit=4095),
+    negsync.ManagerConfig(frame_size_limit=negsync.MIN_FRAME_SIZE_LIMIT - 1),
     negsync.ManagerConfig(max_sessions=-1),
     negsync.ManagerConfig(idle_timeout=2**64),
     negsync.ManagerConfig(limits=negsync.Limits(max_rounds=-5)),
-], ids=["max_sessions_0", "frame_100", "frame_4095", "max_sessions_negative",
+], ids=["max_sessions_0", "frame_100", "frame_127", "max_sessions_negative",
         "timeout_2_64", "negative_limit"])
 def test_bad_configurations_are_refused(config):
     with negsync.ItemSet() as item_set:

@@ -181,7 +181,9 @@ def test_result_codes_match_the_header():
         assert short in negsync.__all__
     codes = {name: int(value) for name, value in defined.items()
              if not name.startswith(("NEGSYNC_VERSION_", "NEGSYNC_ROLE_", "NEGSYNC_DIRECTION_"))
-             and name not in ("NEGSYNC_ID_SIZE", "NEGSYNC_PEER_ID_SIZE")}
+             and name not in ("NEGSYNC_ID_SIZE", "NEGSYNC_PEER_ID_SIZE",
+                              "NEGSYNC_MIN_FRAME_SIZE_LIMIT")}
+    assert int(defined["NEGSYNC_MIN_FRAME_SIZE_LIMIT"]) == negsync.NEGSYNC_MIN_FRAME_SIZE_LIMIT
     assert len(codes) == 9
     for name, value in codes.items():
         assert getattr(negsync, name) == value, name

@@ -127,8 +127,8 @@ def test_only_the_initiator_learns_ids(item_set):
         assert_fails_with(negsync.NEGSYNC_WRONG_STATE, lambda: responder.need_ids)
 
 
-@pytest.mark.parametrize("limit", [1, 100, 4095])
-def test_frame_size_limit_below_4096_is_refused(item_set, limit):
+@pytest.mark.parametrize("limit", [1, 100, negsync.MIN_FRAME_SIZE_LIMIT - 1])
+def test_frame_size_limit_below_the_minimum_is_refused(item_set, limit):
     assert_fails_with(negsync.NEGSYNC_INVALID_ARGUMENT, negsync.Session, item_set, limit)
 
 
@@ -137,8 +137,8 @@ def test_frame_size_limit_outside_uint64_is_refused(item_set, limit):
     assert_fails_with(negsync.NEGSYNC_INVALID_ARGUMENT, negsync.Session, item_set, limit)
 
 
-@pytest.mark.parametrize("limit", [0, 4096, 2**64 - 1])
-def test_frame_size_limit_of_0_or_at_least_4096_is_accepted(item_set, limit):
+@pytest.mark.parametrize("limit", [0, negsync.MIN_FRAME_SIZE_LIMIT, 200, 4095, 4096, 2**64 - 1])
+def test_frame_size_limit_of_0_or_at_least_the_minimum_is_accepted(item_set, limit):
     with negsync.Session(item_set, frame_size_limit=limit) as session:
         assert session.initiate().startswith(b"\x61")
 

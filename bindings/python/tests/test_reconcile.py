@@ -15,7 +15,11 @@ from conftest import (
 
 import negsync
 
-FRAME_LIMITS = [(0, 0), (4096, 4096), (60000, 60000), (4096, 0), (0, 60000)]
+FRAME_LIMITS = [
+    (0, 0), (4096, 4096), (60000, 60000), (4096, 0), (0, 60000),
+    # radio frames: negsync's own framing below 4096
+    (negsync.MIN_FRAME_SIZE_LIMIT, negsync.MIN_FRAME_SIZE_LIMIT), (200, 200), (4096, 233),
+]
 
 # name -> (shared, only initiator, only responder, timestamps or None for a wide range)
 SCENARIOS = {
@@ -196,3 +200,27 @@ def test_stats_count_rounds_bytes_and_results_on_both_sides():
             assert (peer.role, peer.rounds, peer.bytes_in, peer.bytes_out) == (
                 "responder", rounds, sent, received)
             assert (peer.have_count, peer.need_count) == (0, 0)
+
+
+@pytest.mark.parametrize("frame", [0, 4096, 200, negsync.MIN_FRAME_SIZE_LIMIT])
+def test_a_window_reconciles_only_the_items_inside_it(frame):
+    """Both peers use the window [300, 600): differences outside it are never reported."""
+    mine = {(t, t.to_bytes(8, "little") + bytes(24)) for t in range(1000) if t % 89}
+    theirs = {(t, t.to_bytes(8, "little") + bytes(24)) for t in range(1000) if t % 97}
+    inside = lambda items: {item for item in items if 300 <= item[0] < 600}
+    with make_set(mine) as a, make_set(theirs) as b, \
+            negsync.Session(a, frame, window=(300, 600)) as initiator, \
+            negsync.Session(b, frame, window=(300, 600)) as responder:
+        message = initiator.initiate()
+        while message is not None:
+            message = initiator.reconcile(responder.reconcile(message))
+        assert set(initiator.have_ids) == {i for _, i in inside(mine) - inside(theirs)}
+        assert set(initiator.need_ids) == {i for _, i in inside(theirs) - inside(mine)}
+        assert len(initiator.have_ids) == 3 and len(initiator.need_ids) == 3
+
+
+def test_a_window_must_not_end_before_it_starts():
+    with negsync.ItemSet() as item_set:
+        with pytest.raises(negsync.NegsyncError) as error:
+            negsync.Session(item_set, window=(10, 9))
+        assert error.value.code == negsync.NEGSYNC_INVALID_ARGUMENT
