@@ -8,7 +8,7 @@
 
 use core::fmt;
 
-use crate::id::Item;
+use crate::id::{Id, Item};
 
 mod writer;
 pub(crate) use writer::{Checkpoint, Writer, varint_len};
@@ -217,7 +217,7 @@ impl Bound {
     #[inline]
     pub(crate) fn is_above(&self, item: &Item) -> bool {
         item.timestamp < self.timestamp
-            || (item.timestamp == self.timestamp && item.id.0 < self.padded_prefix)
+            || (item.timestamp == self.timestamp && item.id < Id(self.padded_prefix))
     }
 }
 

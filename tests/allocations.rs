@@ -76,10 +76,16 @@ fn later_rounds_allocate_only_to_grow_kept_buffers() {
         // Kept buffers grow by doubling: the reply buffers, the scratch of ID matching and the
         // have/need lists (a vector and a hash set each) reach their size in a few dozen steps,
         // however many rounds the exchange takes.
-        assert!(later <= 64, "{later} allocations over {rounds} round trips at limit {limit}");
+        assert!(
+            later <= 64,
+            "{later} allocations over {rounds} round trips at limit {limit}"
+        );
         if limit != 0 && limit < 4096 {
             // Long exchanges: fewer allocations than round trips means none per round.
-            assert!(later < rounds, "{later} allocations over {rounds} round trips");
+            assert!(
+                later < rounds,
+                "{later} allocations over {rounds} round trips"
+            );
         }
     }
 }

@@ -100,23 +100,28 @@ pub fn run_negsync(initiator_set: &ItemSet, responder_set: &ItemSet, frame_limit
     let started = Instant::now();
     let mut initiator = Session::new(initiator_set.snapshot(), frame_limit).expect("valid limit");
     let mut responder = Session::new(responder_set.snapshot(), frame_limit).expect("valid limit");
-    let mut message = initiator.initiate().expect("first message");
+    // The lent API: replies are read from the sessions' own buffers, as a transport that sends
+    // them straight out would (the crate hands out a new Vec per message instead).
+    let mut message = initiator.initiate_lent().expect("first message").to_vec();
     let (mut round_trips, mut to_responder, mut to_initiator) = (0, 0, 0);
     loop {
         to_responder += message.len() as u64;
         let reply = responder
-            .reconcile(&message)
+            .reconcile_lent(&message)
             .expect("responder answers")
             .reply
             .expect("a responder always replies");
         to_initiator += reply.len() as u64;
         round_trips += 1;
         match initiator
-            .reconcile(&reply)
+            .reconcile_lent(reply)
             .expect("initiator reads the reply")
             .reply
         {
-            Some(next) => message = next,
+            Some(next) => {
+                message.clear();
+                message.extend_from_slice(next);
+            }
             None => break,
         }
     }

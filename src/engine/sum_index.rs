@@ -10,7 +10,8 @@ use crate::id::Item;
 /// of the item's own 40. A range sum then adds or subtracts at most 8 IDs at each end.
 pub(crate) const SAMPLE_EVERY: usize = 16;
 
-/// `samples[k]` is the sum of the first `k * SAMPLE_EVERY` IDs.
+/// `samples[k]` is the sum of the first `k * SAMPLE_EVERY` IDs; `items` below is always the
+/// slice the index was built on.
 #[derive(Debug, Default)]
 pub(crate) struct SumIndex {
     samples: Vec<IdSum>,
@@ -33,19 +34,13 @@ impl SumIndex {
         self.samples.capacity() * core::mem::size_of::<IdSum>()
     }
 
-    /// The sum of the IDs of `items[begin..end]`; `items` is the slice this index was built on.
-    pub(crate) fn range_sum(&self, items: &[Item], begin: usize, end: usize) -> IdSum {
-        debug_assert!(begin <= end && end <= items.len());
-        if end - begin <= 2 * SAMPLE_EVERY {
-            return direct_sum(&items[begin..end]);
-        }
-        let mut sum = self.prefix_sum(items, end);
-        sum.sub(&self.prefix_sum(items, begin));
-        sum
+    /// True when a range this long is summed directly rather than from two prefix sums.
+    pub(crate) fn sums_directly(begin: usize, end: usize) -> bool {
+        end - begin <= 2 * SAMPLE_EVERY
     }
 
     /// The sum of the first `n` IDs, from the nearest sample.
-    fn prefix_sum(&self, items: &[Item], n: usize) -> IdSum {
+    pub(crate) fn prefix_sum(&self, items: &[Item], n: usize) -> IdSum {
         let below = n / SAMPLE_EVERY;
         let offset = n % SAMPLE_EVERY;
         let above = below + 1;
@@ -77,7 +72,7 @@ mod tests {
     use crate::id::Id;
 
     #[test]
-    fn every_range_sum_equals_the_direct_sum() {
+    fn every_prefix_sum_difference_equals_the_direct_sum() {
         let mut state = 0x9e37_79b9_7f4a_7c15u64;
         let items: Vec<Item> = (0..150u64)
             .map(|timestamp| Item {
@@ -93,11 +88,9 @@ mod tests {
         let index = SumIndex::build(&items);
         for begin in 0..=items.len() {
             for end in begin..=items.len() {
-                assert_eq!(
-                    index.range_sum(&items, begin, end),
-                    direct_sum(&items[begin..end]),
-                    "{begin}..{end}"
-                );
+                let mut sum = index.prefix_sum(&items, end);
+                sum.sub(&index.prefix_sum(&items, begin));
+                assert_eq!(sum, direct_sum(&items[begin..end]), "{begin}..{end}");
             }
         }
     }
