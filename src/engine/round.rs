@@ -92,64 +92,61 @@ impl<'e> Round<'e> {
     ) -> Result<(), Error> {
         let lower = self.prev_index;
         let upper = self.lower_bound(lower, &range.bound);
-        let upper = match self.framing {
-            Framing::Radio { .. } => {
-                self.answer_radio(range, lower, upper, have, need)?;
+        let next = match range.payload {
+            Payload::Skip => {
+                self.skip_pending = true;
                 upper
             }
-            Framing::Unlimited | Framing::Crate { .. } => {
-                self.answer_crate(range, lower, upper, have, need)
+            Payload::Fingerprint(theirs) if *theirs == self.fingerprint(lower, upper) => {
+                self.skip_pending = true;
+                upper
             }
+            Payload::IdList(ids) if self.side == Side::Initiator => {
+                self.match_ids(lower, upper, ids, have, need);
+                self.skip_pending = true;
+                upper
+            }
+            // A fingerprint that differs, or an ID list to a responder: this needs an answer.
+            payload => match self.framing {
+                Framing::Radio { .. } => {
+                    self.reply_radio(payload, lower, upper, range.bound)?;
+                    upper
+                }
+                Framing::Unlimited | Framing::Crate { .. } => {
+                    self.reply_crate(payload, lower, upper, range.bound)
+                }
+            },
         };
-        self.prev_index = upper;
+        self.prev_index = next;
         self.prev_bound = range.bound;
         Ok(())
     }
 
-    /// The crate's rules, step for step: a range's whole answer is dropped when it would pass
-    /// the limit; an ID list answer is cut item by item and always kept. Returns where the next
-    /// range starts (an ID list answer cut short ends early).
-    fn answer_crate(
+    /// The crate's rules, step for step: a split is dropped whole when it would pass the limit;
+    /// an ID list answer is cut item by item and always kept. Returns where the next range
+    /// starts (an ID list answer cut short ends early).
+    fn reply_crate(
         &mut self,
-        range: &Range<'_>,
+        payload: Payload<'_>,
         lower: usize,
-        mut upper: usize,
-        have: &mut Vec<Id>,
-        need: &mut Vec<Id>,
+        upper: usize,
+        bound: Bound,
     ) -> usize {
         let start = self.mark();
-        let mut wrote = false;
-        let mut kept = false;
-        match range.payload {
-            Payload::Skip => self.skip_pending = true,
-            Payload::Fingerprint(theirs) => {
-                if *theirs == self.fingerprint(lower, upper) {
-                    self.skip_pending = true;
-                } else {
-                    self.flush_skip();
-                    self.split_crate(lower, upper, range.bound);
-                    wrote = true;
-                }
+        self.flush_skip();
+        if let Payload::IdList(_) = payload {
+            let end = self.answer_ids_crate(start.writer.len(), lower, upper, bound);
+            self.emitted_index = end;
+            if self.framing.crate_must_cut(self.writer.len()) {
+                self.close();
             }
-            Payload::IdList(ids) => match self.side {
-                Side::Initiator => {
-                    self.match_ids(lower, upper, ids, have, need);
-                    self.skip_pending = true;
-                }
-                Side::Responder => {
-                    self.flush_skip();
-                    upper = self.answer_ids_crate(start.writer.len(), lower, upper, range.bound);
-                    self.emitted_index = upper;
-                    kept = true;
-                }
-            },
+            return end;
         }
+        self.split_crate(lower, upper, bound);
         if self.framing.crate_must_cut(self.writer.len()) {
-            if !kept {
-                self.rewind(start);
-            }
+            self.rewind(start);
             self.close();
-        } else if wrote {
+        } else {
             self.emitted_index = upper;
         }
         upper
@@ -198,46 +195,29 @@ impl<'e> Round<'e> {
         }
     }
 
-    fn answer_radio(
+    fn reply_radio(
         &mut self,
-        range: &Range<'_>,
+        payload: Payload<'_>,
         lower: usize,
         upper: usize,
-        have: &mut Vec<Id>,
-        need: &mut Vec<Id>,
+        bound: Bound,
     ) -> Result<(), Error> {
-        match range.payload {
-            Payload::Skip => self.skip_pending = true,
-            Payload::Fingerprint(theirs) => {
-                if *theirs == self.fingerprint(lower, upper) {
-                    self.skip_pending = true;
-                } else {
-                    self.split_radio(lower, upper, range.bound)?;
-                }
-            }
-            Payload::IdList(ids) => match self.side {
-                Side::Initiator => {
-                    self.match_ids(lower, upper, ids, have, need);
-                    self.skip_pending = true;
-                }
-                Side::Responder => {
-                    if self.try_id_list(lower, upper, range.bound) {
-                        return Ok(());
-                    }
-                    let theirs = ids.len() / ID_SIZE;
-                    if upper - lower > 2 * theirs {
-                        // We hold far more than the peer: most of our IDs are what it lacks,
-                        // so send as many as fit and cut; it asks for the rest.
-                        self.truncated_id_list(lower, upper)?;
-                    } else {
-                        // Mostly the same IDs on both sides: fingerprints of sub-ranges find
-                        // the few that differ without sending the shared ones.
-                        self.buckets_radio(lower, upper, range.bound)?;
-                    }
-                }
-            },
+        let Payload::IdList(ids) = payload else {
+            return self.split_radio(lower, upper, bound);
+        };
+        if self.try_id_list(lower, upper, bound) {
+            return Ok(());
         }
-        Ok(())
+        let theirs = ids.len() / ID_SIZE;
+        if upper - lower > 2 * theirs {
+            // We hold far more than the peer: most of our IDs are what it lacks, so send as
+            // many as fit and cut; it asks for the rest.
+            self.truncated_id_list(lower, upper)
+        } else {
+            // Mostly the same IDs on both sides: fingerprints of sub-ranges find the few that
+            // differ without sending the shared ones.
+            self.buckets_radio(lower, upper, bound)
+        }
     }
 
     /// The first of our IDs in `lower..upper` that fit (at least one), ended at the shortest

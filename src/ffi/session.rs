@@ -51,14 +51,11 @@ pub unsafe extern "C" fn negsync_session_new(
     frame_size_limit: u64,
     out: *mut *mut negsync_session,
 ) -> negsync_result {
-    guard(|| {
-        let set = unsafe { borrow(set) }?;
-        let out = writable(out)?;
-        let session =
-            Session::new(set.set.snapshot(), frame_size_limit).map_err(|e| code_of(&e))?;
-        unsafe { write(out, boxed(session)) };
-        Ok(())
-    })
+    unsafe {
+        new_session(set, out, |snapshot| {
+            Session::new(snapshot, frame_size_limit)
+        })
+    }
 }
 
 /// As `negsync_session_new`, over only the items whose timestamps fall in `[from, to)` (a time
@@ -76,27 +73,30 @@ pub unsafe extern "C" fn negsync_session_new_window(
     frame_size_limit: u64,
     out: *mut *mut negsync_session,
 ) -> negsync_result {
+    unsafe {
+        new_session(set, out, |snapshot| {
+            Session::with_window(snapshot, from, to, frame_size_limit, Limits::DEFAULT)
+        })
+    }
+}
+
+/// A new session handle over a snapshot of `set`, made by `make`, written to `out`.
+unsafe fn new_session(
+    set: *const negsync_set,
+    out: *mut *mut negsync_session,
+    make: impl FnOnce(crate::Snapshot) -> Result<Session, Error>,
+) -> negsync_result {
     guard(|| {
         let set = unsafe { borrow(set) }?;
         let out = writable(out)?;
-        let session = Session::with_window(
-            set.set.snapshot(),
-            from,
-            to,
-            frame_size_limit,
-            Limits::DEFAULT,
-        )
-        .map_err(|e| code_of(&e))?;
-        unsafe { write(out, boxed(session)) };
+        let session = make(set.set.snapshot()).map_err(|e| code_of(&e))?;
+        let handle = Box::new(negsync_session {
+            record: CallRecord::default(),
+            inner: SessionInner { session },
+        });
+        unsafe { write(out, Box::into_raw(handle)) };
         Ok(())
     })
-}
-
-fn boxed(session: Session) -> *mut negsync_session {
-    Box::into_raw(Box::new(negsync_session {
-        record: CallRecord::default(),
-        inner: SessionInner { session },
-    }))
 }
 
 /// Makes this session the initiator and lends out the first message in `*msg`/`*msg_len`.

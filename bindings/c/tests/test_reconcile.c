@@ -781,6 +781,23 @@ static void test_id_lists_stay_valid_until_next_mutating_call(void) {
     free(items);
 }
 
+/* True when `ids` are the three IDs (each the little-endian timestamp it was stored at, then zeros)
+ * of the multiples of `divisor` inside the window [300, 600). */
+static bool three_window_multiples(const uint8_t *ids, size_t count, uint64_t divisor) {
+    size_t i;
+    if (count != 3) {
+        return false;
+    }
+    for (i = 0; i < count; i++) {
+        uint64_t t;
+        memcpy(&t, ids + i * NEGSYNC_ID_SIZE, sizeof t);
+        if (t < 300 || t >= 600 || t % divisor != 0) {
+            return false;
+        }
+    }
+    return true;
+}
+
 /* A time window [300, 600): both peers sync only those items, with and without radio frames;
  * differences outside the window never appear in have/need. */
 static void test_window_finds_only_the_differences_inside_it(void) {
@@ -790,7 +807,7 @@ static void test_window_finds_only_the_differences_inside_it(void) {
         negsync_set *a = NULL, *b = NULL;
         negsync_session *initiator = NULL, *responder = NULL;
         const uint8_t *ids = NULL;
-        size_t count = 0, i;
+        size_t count = 0;
         uint64_t t;
         exchange_report report;
         REQUIRE(negsync_set_new(&a) == NEGSYNC_OK && negsync_set_new(&b) == NEGSYNC_OK);
@@ -812,19 +829,9 @@ static void test_window_finds_only_the_differences_inside_it(void) {
             run_exchange(initiator, limits[l], responder, limits[l], &report)) {
             /* inside [300, 600): A alone holds 388, 485, 582; B alone holds 356, 445, 534 */
             CHECK_EQ(negsync_session_have_ids(initiator, &ids, &count), NEGSYNC_OK);
-            CHECK_EQ(count, 3);
-            for (i = 0; i < count; i++) {
-                uint64_t t_of;
-                memcpy(&t_of, ids + i * NEGSYNC_ID_SIZE, sizeof t_of);
-                CHECK(t_of >= 300 && t_of < 600 && t_of % 97 == 0);
-            }
+            CHECK(three_window_multiples(ids, count, 97));
             CHECK_EQ(negsync_session_need_ids(initiator, &ids, &count), NEGSYNC_OK);
-            CHECK_EQ(count, 3);
-            for (i = 0; i < count; i++) {
-                uint64_t t_of;
-                memcpy(&t_of, ids + i * NEGSYNC_ID_SIZE, sizeof t_of);
-                CHECK(t_of >= 300 && t_of < 600 && t_of % 89 == 0);
-            }
+            CHECK(three_window_multiples(ids, count, 89));
         } else {
             CHECK(!"window exchange failed");
         }
