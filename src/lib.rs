@@ -47,7 +47,6 @@ mod manager;
 mod session;
 mod set;
 mod snapshot;
-mod sort;
 pub mod wire;
 
 pub mod ffi;

@@ -140,7 +140,7 @@ impl SetState {
         }
         let mut inserts = mem::take(&mut self.inserts);
         let removals = mem::take(&mut self.removals);
-        crate::sort::sort_items(&mut inserts);
+        inserts.sort_unstable();
         inserts.dedup();
         let base = self.sealed.items();
         let mut merged = if base.is_empty() && removals.is_empty() {
