@@ -103,6 +103,14 @@ pub const SMALL: PairSpec = PairSpec {
     seed: 3,
 };
 
+/// Radio: ten thousand items a side, ten only on each, synced over small frames.
+pub const RADIO: PairSpec = PairSpec {
+    shared: 10_000,
+    only_a: 10,
+    only_b: 10,
+    seed: 5,
+};
+
 /// The draw of one item: one value for the timestamp, then four for the ID (little-endian).
 fn draw(rng: &mut SplitMix64) -> (u64, [u8; ID_SIZE]) {
     let timestamp = TIMESTAMP_BASE + rng.next_u64() % TIMESTAMP_SPAN;

@@ -17,6 +17,8 @@
 //! resident negsync|negsync-insert|crate
 //!                                  S6: resident bytes per item of a 1,000,000-item set
 //! profile FILE LIMIT crate|negsync one exchange, for `valgrind --tool=callgrind`
+//! radio LIMIT...                   negsync alone (the crate refuses limits under 4096) on
+//!                                  10,000 items a side, 10 only on each, both sides at LIMIT
 //! ```
 //!
 //! Memory figures come from separate processes (this program started again with a subcommand):
@@ -35,7 +37,7 @@ use std::time::Instant;
 
 use negsync::{ItemSet, Session};
 
-use crate::data::{LARGE, SMALL};
+use crate::data::{LARGE, RADIO, SMALL};
 use crate::exchange::{Outcome, build_crate_storage, build_negsync_set, run_crate, run_negsync};
 use crate::memory::resident_bytes;
 use crate::record::Record;
@@ -53,7 +55,7 @@ const SINGLE_SET_SEED: u64 = 7;
 
 const USAGE: &str = "usage: suite [generate DIR | exchange FILE LIMIT REPS WARMUPS | build FILE REPS | \
 session-creation REPS | session-memory | resident negsync|negsync-insert|crate | \
-profile FILE LIMIT crate|negsync]";
+profile FILE LIMIT crate|negsync | radio LIMIT...]";
 
 fn main() {
     // `cargo bench` passes `--bench` to a harness-less bench; it means "the default run" here.
@@ -73,6 +75,7 @@ fn main() {
         ["session-memory"] => session_memory(),
         ["resident", variant] => resident(variant),
         ["profile", file, limit, variant] => profile(Path::new(file), number(limit), variant),
+        ["radio", limits @ ..] if !limits.is_empty() => radio(limits.iter().map(|l| number(l))),
         _ => {
             eprintln!("{USAGE}");
             exit(2);
@@ -284,6 +287,26 @@ fn profile(file: &Path, limit: u64, variant: &str) {
         }
     };
     exchange_record(variant, file, limit, &outcome).print();
+}
+
+/// Radio frames: rounds, bytes and time of one exchange per limit (each the median of 5).
+fn radio(limits: impl Iterator<Item = u64>) {
+    let pair = data::generate(RADIO);
+    let (a, b) = (build_negsync_set(&pair.a), build_negsync_set(&pair.b));
+    for limit in limits {
+        let mut outcomes: Vec<Outcome> = (0..5).map(|_| run_negsync(&a, &b, limit)).collect();
+        outcomes.sort_by(|x, y| x.seconds.total_cmp(&y.seconds));
+        let outcome = &outcomes[outcomes.len() / 2];
+        Record::new("radio", "rust")
+            .int("frame_limit", limit)
+            .float("seconds", outcome.seconds)
+            .int("round_trips", outcome.round_trips)
+            .int("bytes_to_responder", outcome.bytes_to_responder)
+            .int("bytes_to_initiator", outcome.bytes_to_initiator)
+            .int("have", outcome.have as u64)
+            .int("need", outcome.need as u64)
+            .print();
+    }
 }
 
 fn median(values: &mut [f64]) -> f64 {
