@@ -244,3 +244,74 @@ fn any_valid_message_gets_the_crates_answer_in_both_roles() {
         "most messages must need an answer: {answered}"
     );
 }
+
+/// negsync at a radio limit with the crate as its peer, in both roles: the crate reads small
+/// messages, and the initiator (either one) must learn exactly the differences.
+#[test]
+fn radio_frames_interoperate_with_the_crate_in_both_roles() {
+    let mut rng = Rng::new(0x0d1f_f000_0000_0003);
+    for (shared, only_a, only_b, range) in [
+        (0, 30, 30, 10),
+        (500, 20, 20, 100),
+        (3000, 40, 5, 1 << 32),
+        (2000, 0, 300, 3),
+    ] {
+        let (a, b) = random_pair(&mut rng, shared, only_a, only_b, range);
+        let expected_have: BTreeSet<Id> = a.difference(&b).map(|item| item.id).collect();
+        let expected_need: BTreeSet<Id> = b.difference(&a).map(|item| item.id).collect();
+        for (radio, crate_limit) in [(128, 0), (200, 4096), (233, 0), (1024, 4096)] {
+            let context = format!(
+                "|A|={} |B|={} radio {radio}, crate {crate_limit}",
+                a.len(),
+                b.len()
+            );
+            // negsync initiates at the radio limit; the crate answers.
+            let mut ours = Session::new(snapshot(&a), radio).unwrap();
+            let mut theirs = crate_session(&b, crate_limit);
+            let mut message = ours.initiate().unwrap();
+            for round in 0.. {
+                assert!(round < 20_000, "no end, {context}");
+                assert!(message.len() as u64 <= radio, "{context}");
+                let reply = theirs.reconcile(&message).unwrap();
+                match ours.reconcile(&reply).unwrap().reply {
+                    Some(next) => message = next,
+                    None => break,
+                }
+            }
+            let found = |ids: &[Id]| ids.iter().copied().collect::<BTreeSet<Id>>();
+            assert_eq!(
+                found(ours.have_ids().unwrap()),
+                expected_have,
+                "have, {context}"
+            );
+            assert_eq!(
+                found(ours.need_ids().unwrap()),
+                expected_need,
+                "need, {context}"
+            );
+
+            // The crate initiates; negsync answers at the radio limit.
+            let mut theirs = crate_session(&a, crate_limit);
+            let mut ours = Session::new(snapshot(&b), radio).unwrap();
+            let (mut have, mut need) = (BTreeSet::new(), BTreeSet::new());
+            let mut message = theirs.initiate().unwrap();
+            for round in 0.. {
+                assert!(round < 20_000, "no end, {context}");
+                let reply = ours.reconcile(&message).unwrap().reply.unwrap();
+                assert!(reply.len() as u64 <= radio, "{context}");
+                let (mut round_have, mut round_need) = (Vec::new(), Vec::new());
+                let next = theirs
+                    .reconcile_with_ids(&reply, &mut round_have, &mut round_need)
+                    .unwrap();
+                have.extend(round_have.into_iter().map(|id| Id(id.to_bytes())));
+                need.extend(round_need.into_iter().map(|id| Id(id.to_bytes())));
+                match next {
+                    Some(next) => message = next,
+                    None => break,
+                }
+            }
+            assert_eq!(have, expected_have, "crate's have, {context}");
+            assert_eq!(need, expected_need, "crate's need, {context}");
+        }
+    }
+}

@@ -600,7 +600,7 @@ def contract_checks():
         ("msg without a field", b"seal\nmsg\n", None, 0, False),
         ("odd hex", b"seal\nmsg,610\n", None, 0, False),
         ("non-hex", b"seal\nmsg,6z\n", None, 0, False),
-        ("FRAMESIZELIMIT below 4096", b"seal\n", "100", 0, False),
+        ("FRAMESIZELIMIT 100, below every minimum", b"seal\n", "100", 0, False),
         ("FRAMESIZELIMIT not a number", b"seal\n", "4k", 0, False),
         ("initiate twice", b"seal\ninitiate\ninitiate\n", None, 1, False),
         # The crate reads a cut-short message as "everything matches"; negsync must refuse it.
