@@ -6,7 +6,7 @@ mod common;
 use std::collections::BTreeSet;
 
 use common::{Rng, assert_exactly, difference, random_pair, run_exchange, set_of};
-use negsync::{Id, Item};
+use negsync::{Id, Item, Session};
 
 const LIMIT_PAIRS: [(u64, u64); 13] = [
     (0, 0),
@@ -188,4 +188,72 @@ fn radio_frames_cost_at_most_twice_the_bytes_of_an_unlimited_exchange() {
             total(&exchange)
         );
     }
+}
+
+#[test]
+fn a_window_finds_exactly_the_differences_inside_it_in_both_roles() {
+    let mut rng = Rng::new(0x0077_1d0e);
+    let (a, b) = random_pair(&mut rng, 3000, 200, 200, 10_000);
+    for (from, to) in [
+        (0, 10_000),
+        (2_000, 2_500),
+        (5_000, 5_001),
+        (9_000, u64::MAX - 1),
+        (7, 7),
+    ] {
+        let inside = |items: &BTreeSet<Item>| -> BTreeSet<Item> {
+            items
+                .iter()
+                .filter(|item| (from..to).contains(&item.timestamp))
+                .copied()
+                .collect()
+        };
+        let (a_in, b_in) = (inside(&a), inside(&b));
+        for (limit_a, limit_b) in [(0, 0), (4096, 4096), (200, 200), (128, 4096), (0, 512)] {
+            // A initiates, then B initiates: each time the initiator learns exactly the window's
+            // differences and nothing from outside it.
+            for (ours, theirs, ours_in, theirs_in, limits) in [
+                (&a, &b, &a_in, &b_in, (limit_a, limit_b)),
+                (&b, &a, &b_in, &a_in, (limit_b, limit_a)),
+            ] {
+                let session = |items: &BTreeSet<Item>, limit| {
+                    Session::with_window(
+                        set_of(items).snapshot(),
+                        from,
+                        to,
+                        limit,
+                        Default::default(),
+                    )
+                    .unwrap()
+                };
+                let mut initiator = session(ours, limits.0);
+                let mut responder = session(theirs, limits.1);
+                let mut message = initiator.initiate().unwrap();
+                loop {
+                    assert!(limits.0 == 0 || message.len() as u64 <= limits.0);
+                    let reply = responder.reconcile(&message).unwrap().reply.unwrap();
+                    assert!(limits.1 == 0 || reply.len() as u64 <= limits.1);
+                    match initiator.reconcile(&reply).unwrap().reply {
+                        Some(next) => message = next,
+                        None => break,
+                    }
+                }
+                let context = format!("window {from}..{to}, limits {limits:?}");
+                assert_exactly(
+                    initiator.have_ids().unwrap(),
+                    &difference(ours_in, theirs_in),
+                    &context,
+                );
+                assert_exactly(
+                    initiator.need_ids().unwrap(),
+                    &difference(theirs_in, ours_in),
+                    &context,
+                );
+            }
+        }
+    }
+    assert!(
+        Session::with_window(set_of(&a).snapshot(), 5, 4, 0, Default::default()).is_err(),
+        "a window must not end before it starts"
+    );
 }
