@@ -1,10 +1,10 @@
 //! An immutable, sorted, de-duplicated view of a set, shared by reference count, with the running
-//! sums that make range fingerprints cheap.
+//! index that makes ranges cheap to find and fingerprint.
 
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 
-use crate::engine::sum_index::SumIndex;
+use crate::engine::range_index::RangeIndex;
 use crate::id::{Id, Item};
 
 /// A sealed set: items sorted by (timestamp, id), no duplicates. Cloning shares the items, so any
@@ -19,7 +19,7 @@ pub struct Snapshot {
 struct Sealed {
     items: Vec<Item>,
     /// Built once at sealing and shared by every session over this snapshot.
-    sums: SumIndex,
+    index: RangeIndex,
 }
 
 impl Snapshot {
@@ -33,9 +33,9 @@ impl Snapshot {
     /// `items` must already be strictly increasing: the set's merge produces them so.
     pub(crate) fn from_sorted_unique(items: Vec<Item>) -> Self {
         debug_assert!(items.windows(2).all(|pair| pair[0] < pair[1]));
-        let sums = SumIndex::build(&items);
+        let index = RangeIndex::build(&items);
         Self {
-            sealed: Arc::new(Sealed { items, sums }),
+            sealed: Arc::new(Sealed { items, index }),
         }
     }
 
@@ -44,8 +44,8 @@ impl Snapshot {
         &self.sealed.items
     }
 
-    pub(crate) fn sum_index(&self) -> &SumIndex {
-        &self.sealed.sums
+    pub(crate) fn range_index(&self) -> &RangeIndex {
+        &self.sealed.index
     }
 
     /// Number of items.
@@ -75,7 +75,7 @@ impl Snapshot {
 
     /// Heap bytes this snapshot holds: its items and its fingerprint index.
     pub fn heap_bytes(&self) -> usize {
-        self.sealed.items.capacity() * core::mem::size_of::<Item>() + self.sealed.sums.heap_bytes()
+        self.sealed.items.capacity() * core::mem::size_of::<Item>() + self.sealed.index.heap_bytes()
     }
 
     /// True when both snapshots share the same items in memory (no copy was made).

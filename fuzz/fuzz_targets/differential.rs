@@ -44,10 +44,14 @@ impl Limit {
     }
 }
 
+/// At most this many raw items a side, each at most four times: sets of up to 2,048 items keep
+/// radio exchanges (hundreds of rounds at 128 bytes) quick enough to run millions of cases.
+const MAX_RAW_ITEMS: usize = 512;
+
 fn items(raw: &[(u8, [u8; 2])], copies: u8, salt: u8) -> BTreeSet<Item> {
     let mut items = BTreeSet::new();
-    for &(timestamp, tag) in raw {
-        for copy in 0..=copies % 8 {
+    for &(timestamp, tag) in raw.iter().take(MAX_RAW_ITEMS) {
+        for copy in 0..=copies % 4 {
             let mut id = [0u8; 32];
             id[0] = tag[0];
             id[1] = tag[1];

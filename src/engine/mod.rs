@@ -7,13 +7,13 @@
 //! ([`Framing::Radio`]).
 //!
 //! Each peer message is read once, by the strict decoder ([`Ranges`]); range fingerprints come
-//! from the snapshot's running sums ([`SumIndex`]); the reply is written into a buffer the engine
+//! from the snapshot's running sums ([`RangeIndex`]); the reply is written into a buffer the engine
 //! keeps, so after its first round a session allocates only when a kept buffer must grow.
 
 mod fingerprint;
 mod framing;
+pub(crate) mod range_index;
 mod round;
-pub(crate) mod sum_index;
 
 use alloc::vec::Vec;
 

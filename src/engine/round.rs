@@ -5,7 +5,7 @@ use alloc::vec::Vec;
 
 use super::fingerprint::IdSum;
 use super::framing::Framing;
-use super::sum_index::{SumIndex, direct_sum};
+use super::range_index::{RangeIndex, direct_sum};
 use super::{Engine, Side, Written};
 use crate::error::{Error, Limit};
 use crate::id::{ID_SIZE, Id, Item};
@@ -24,7 +24,7 @@ pub(super) struct Round<'e> {
     framing: Framing,
     side: Side,
     items: &'e [Item],
-    sums: &'e SumIndex,
+    index: &'e RangeIndex,
     /// One past the last item of the window.
     end: usize,
     writer: Writer<'e>,
@@ -58,7 +58,7 @@ impl<'e> Round<'e> {
             framing: engine.framing,
             side,
             items: snapshot.items(),
-            sums: snapshot.sum_index(),
+            index: snapshot.range_index(),
             end: engine.end,
             writer: Writer::new(&mut engine.out),
             their_ids: &mut engine.their_ids,
@@ -401,13 +401,13 @@ impl<'e> Round<'e> {
     /// A range's fingerprint. Ranges met in a message mostly follow each other, so the prefix
     /// sum at one range's end is kept for the next one's start: one prefix sum per range.
     fn fingerprint(&mut self, lower: usize, upper: usize) -> [u8; FINGERPRINT_SIZE] {
-        let sum = if SumIndex::sums_directly(lower, upper) {
+        let sum = if RangeIndex::sums_directly(lower, upper) {
             direct_sum(&self.items[lower..upper])
         } else {
             let mut sum = self.prefix_sum(upper);
             let below = match self.last_prefix {
                 (index, below) if index == lower => below,
-                _ => self.sums.prefix_sum(self.items, lower),
+                _ => self.index.prefix_sum(self.items, lower),
             };
             self.last_prefix = (upper, sum);
             sum.sub(&below);
@@ -419,18 +419,19 @@ impl<'e> Round<'e> {
     fn prefix_sum(&self, n: usize) -> IdSum {
         match self.last_prefix {
             (index, sum) if index == n => sum,
-            _ => self.sums.prefix_sum(self.items, n),
+            _ => self.index.prefix_sum(self.items, n),
         }
     }
 
     /// The first item at or after `first` (within the window) that is not below `bound`.
     ///
-    /// The ranges of a message follow each other, so the answer is usually a few items past
-    /// `first`: a galloping search (1, 2, 4, ... items ahead) finds the stretch it is in while
-    /// reading memory close to where the last range ended, then a plain binary-search loop
-    /// (measured faster here than `partition_point` with a closure) finishes inside it.
+    /// The sampled timestamps first skip what is surely below (reading a small array, not the
+    /// items); from there the answer is usually a few items on: a galloping search (1, 2, 4, ...
+    /// items ahead) finds the stretch it is in while reading memory close together, then a plain
+    /// binary-search loop (measured faster here than `partition_point` with a closure) finishes
+    /// inside it.
     fn lower_bound(&self, first: usize, bound: &Bound) -> usize {
-        let mut low = first;
+        let mut low = self.index.skip_below(first, self.end, bound.timestamp);
         let mut step = 1;
         while low + step <= self.end && bound.is_above(&self.items[low + step - 1]) {
             low += step;
