@@ -181,6 +181,7 @@ impl Handle for negsync_manager {
 ///
 /// # Safety
 /// `out` points to a writable `negsync_manager_config`.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn negsync_manager_config_default(
     out: *mut negsync_manager_config,
@@ -198,6 +199,7 @@ pub unsafe extern "C" fn negsync_manager_config_default(
 ///
 /// # Safety
 /// `set` is a live set; `config` points to a readable config; `out` to storage for one pointer.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn negsync_manager_new(
     set: *const negsync_set,
@@ -229,6 +231,7 @@ pub unsafe extern "C" fn negsync_manager_new(
 ///
 /// # Safety
 /// `manager` is a live manager; `peer` points to 32 readable bytes; `msg`, `msg_len` are writable.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn negsync_manager_start(
     manager: *mut negsync_manager,
@@ -260,6 +263,7 @@ pub unsafe extern "C" fn negsync_manager_start(
 /// # Safety
 /// `manager` is a live manager; `peer` points to 32 readable bytes; `msg` to `msg_len` bytes;
 /// `out` to a writable `negsync_handled`.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn negsync_manager_handle(
     manager: *mut negsync_manager,
@@ -311,6 +315,7 @@ fn lend_bytes(bytes: &[u8]) -> *const u8 {
 ///
 /// # Safety
 /// `manager` is a live manager; `peer` points to 32 readable bytes; `closed` is writable.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn negsync_manager_close(
     manager: *mut negsync_manager,
@@ -335,6 +340,7 @@ pub unsafe extern "C" fn negsync_manager_close(
 ///
 /// # Safety
 /// `manager` is a live manager; `expired` is writable.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn negsync_manager_expire(
     manager: *mut negsync_manager,
@@ -353,6 +359,7 @@ pub unsafe extern "C" fn negsync_manager_expire(
 ///
 /// # Safety
 /// `manager` is a live manager; `out` points to a writable `negsync_manager_stats`.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn negsync_manager_get_stats(
     manager: *const negsync_manager,

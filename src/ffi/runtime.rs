@@ -42,6 +42,7 @@ static PANIC_HOOK: AtomicUsize = AtomicUsize::new(0);
 /// # Safety
 /// The functions behave like `malloc`, `realloc` and `free` and may be called from any thread that
 /// uses negsync.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn negsync_set_allocator(
     malloc_fn: negsync_malloc_fn,
@@ -65,6 +66,7 @@ pub unsafe extern "C" fn negsync_set_allocator(
 /// # Safety
 /// `hook` never returns into negsync (it resets the device, or loops); it may be called from any
 /// thread that uses negsync.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn negsync_set_panic_hook(hook: negsync_panic_fn) -> negsync_result {
     PANIC_HOOK.store(hook.map_or(0, |f| f as usize), Ordering::SeqCst);

@@ -38,6 +38,7 @@ impl Handle for negsync_session {
 ///
 /// # Safety
 /// `set` is a live set; `out` points to writable storage for one pointer.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn negsync_session_new(
     set: *const negsync_set,
@@ -67,6 +68,7 @@ pub unsafe extern "C" fn negsync_session_new(
 ///
 /// # Safety
 /// `session` is a live session; `msg` and `msg_len` point to writable storage.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn negsync_session_initiate(
     session: *mut negsync_session,
@@ -102,6 +104,7 @@ pub unsafe extern "C" fn negsync_session_initiate(
 /// # Safety
 /// `session` is a live session; `msg` points to `msg_len` readable bytes; the out-parameters
 /// point to writable storage.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn negsync_session_reconcile(
     session: *mut negsync_session,
@@ -171,6 +174,7 @@ unsafe fn lend_ids(
 ///
 /// # Safety
 /// `session` is a live session; `ids` and `count` point to writable storage.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn negsync_session_have_ids(
     session: *const negsync_session,
@@ -185,6 +189,7 @@ pub unsafe extern "C" fn negsync_session_have_ids(
 ///
 /// # Safety
 /// `session` is a live session; `ids` and `count` point to writable storage.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn negsync_session_need_ids(
     session: *const negsync_session,
