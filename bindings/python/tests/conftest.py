@@ -124,8 +124,8 @@ def summarize(message):
 class Exchange:
     """What one whole exchange produced, read from the initiator once it finished."""
 
-    have_ids: list
-    need_ids: list
+    have_ids: tuple
+    need_ids: tuple
     round_trips: int
     initiator_messages: list
     responder_messages: list

@@ -54,6 +54,7 @@ C_TYPES = {
     "size_t *": ctypes.POINTER(ctypes.c_size_t),
     "bool *": ctypes.POINTER(ctypes.c_bool),
     "const uint64_t *": ctypes.POINTER(ctypes.c_uint64),
+    "uint64_t *": ctypes.POINTER(ctypes.c_uint64),
     "struct negsync_limits *": ctypes.POINTER(_ffi.LimitsStruct),
     "const struct negsync_limits *": ctypes.POINTER(_ffi.LimitsStruct),
     "struct negsync_set *": _ffi.SetPointer,
@@ -105,7 +106,7 @@ def test_header_parser_finds_the_functions():
     assert functions["negsync_version"] == ("const char *", [])
 
 
-# Declared in the one header but defined only in the bare-metal build (feature c-runtime).
+# Declared only under NEGSYNC_FIRMWARE, defined only in the bare-metal build (feature c-runtime).
 FIRMWARE_ONLY = {"negsync_set_allocator", "negsync_set_panic_hook"}
 
 

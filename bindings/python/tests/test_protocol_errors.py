@@ -96,7 +96,7 @@ def test_initiate_twice_is_refused_and_changes_nothing(item_set):
         message = initiator.initiate()
         assert_fails_with(negsync.NEGSYNC_WRONG_STATE, initiator.initiate)
         assert initiator.reconcile(responder.reconcile(message)) is None
-        assert initiator.have_ids == [] and initiator.need_ids == []
+        assert initiator.have_ids == () and initiator.need_ids == ()
 
 
 def test_a_responder_cannot_initiate(item_set):

@@ -104,7 +104,7 @@ def test_initiator_finishes_after_a_frame_cut_reply_whose_rest_matches(initiator
     with make_set(initiator_items) as a, make_set(responder_items) as b:
         exchange = run_exchange(a, b, initiator_frame=initiator_frame, responder_frame=4096)
     assert_exact_differences(exchange, initiator_items, responder_items)
-    assert exchange.have_ids == []
+    assert exchange.have_ids == ()
     assert len(exchange.need_ids) == 100
 
 
@@ -116,7 +116,7 @@ def test_set_changes_after_a_session_starts_do_not_reach_it(rng):
         a.insert(5, extra)
         with initiator, negsync.Session(b) as responder:
             assert initiator.reconcile(responder.reconcile(initiator.initiate())) is None
-            assert initiator.have_ids == [] and initiator.need_ids == []
+            assert initiator.have_ids == () and initiator.need_ids == ()
 
 
 def test_session_outlives_the_set_it_was_made_from(rng):
