@@ -47,7 +47,7 @@ demo: lib $(BUILD)/two_peers
 	@echo "== Python: bindings/python/examples/two_peers.py"
 	$(PYTHON) bindings/python/examples/two_peers.py
 
-test: rust-checks rust-tests net-tests lib header-cxx header-symbols cpp-tests install-test c-tests c-valgrind c-asan python-tests examples harness-valgrind interop fuzz-smoke firmware mobile
+test: rust-checks rust-tests net-tests lib header-cxx header-symbols cpp-tests install-test c-tests c-valgrind c-asan python-tests python-install python-typecheck examples harness-valgrind interop fuzz-smoke firmware mobile
 	@echo "== all tests passed"
 
 # The version comes from Cargo.toml; the soname carries its major number (README, "Versioning").
@@ -55,11 +55,11 @@ VERSION       := $(shell sed -n 's/^version = "\(.*\)"$$/\1/p' Cargo.toml | head
 VERSION_MAJOR := $(word 1,$(subst ., ,$(VERSION)))
 SONAME        := libnegsync.so.$(VERSION_MAJOR)
 
-# The soname lets loaders (Android's in particular) identify the shared library and tell an ABI
-# break apart. Programs linked with -lnegsync record the soname, so a link by that name sits
+# build.rs gives the shared library its soname, libnegsync.so.MAJOR, so that loaders can tell an
+# ABI break apart. Programs linked with -lnegsync record the soname, so a link by that name sits
 # beside the library for the in-tree tests (rpath target/release).
 lib:
-	cargo rustc --release --lib --crate-type cdylib,staticlib -- -C link-arg=-Wl,-soname,$(SONAME)
+	cargo rustc --release --lib --crate-type cdylib,staticlib
 	ln -sf libnegsync.so $(RELDIR)/$(SONAME)
 
 # The library files come from `lib`; naming them as targets lets `make -j` wait for cargo.
@@ -213,6 +213,17 @@ header-symbols: lib | $(BUILD)
 
 python-tests: lib
 	$(PYTHON) -m pytest -q bindings/python/tests
+
+# `pip install ./bindings/python` in a fresh venv (build/pyvenv; pip fetches setuptools from PyPI
+# for its isolated build), import and sync from outside the repository, and `pip wheel`'s tag and
+# contents (bindings/python/install_test.sh). After `lib`, so setup.py's cargo build is a no-op.
+.PHONY: python-install python-typecheck
+python-install: lib
+	PYTHON=$(PYTHON) bash bindings/python/install_test.sh
+
+# mypy --strict on the package (it ships py.typed), its build hook, examples and tests.
+python-typecheck:
+	cd bindings/python && $(PYTHON) -m mypy --strict negsync setup.py examples tests
 
 examples: lib $(BUILD)/two_peers $(BUILD)/two_peers.shared
 	$(BUILD)/two_peers > /dev/null
