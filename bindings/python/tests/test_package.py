@@ -1,6 +1,8 @@
 """The package as a whole: declarations against the header, versions, finding the library,
 installing, and the example."""
 
+from typing import Any
+from pathlib import Path
 import contextlib
 import ctypes
 import ctypes.util
@@ -95,7 +97,7 @@ def header_functions():
     return functions
 
 
-def test_header_parser_finds_the_functions():
+def test_header_parser_finds_the_functions() -> None:
     functions = header_functions()
     assert len(functions) >= 20
     assert functions["negsync_session_reconcile"] == (
@@ -110,7 +112,7 @@ def test_header_parser_finds_the_functions():
 FIRMWARE_ONLY = {"negsync_set_allocator", "negsync_set_panic_hook"}
 
 
-def test_every_header_function_is_declared_with_its_exact_types():
+def test_every_header_function_is_declared_with_its_exact_types() -> None:
     functions = {name: types for name, types in header_functions().items()
                  if name not in FIRMWARE_ONLY}
     assert set(_ffi.SIGNATURES) == set(functions)
@@ -153,7 +155,7 @@ STRUCT_FIELD_TYPES = {
     ("negsync_manager_stats", _ffi.ManagerStatsStruct),
     ("negsync_handled", _ffi.HandledStruct),
 ])
-def test_every_struct_is_declared_field_for_field(struct_name, declared):
+def test_every_struct_is_declared_field_for_field(struct_name: str, declared: Any) -> None:
     fields = header_struct_fields(struct_name)
     expected = []
     for type_text, field_name in fields:
@@ -163,7 +165,7 @@ def test_every_struct_is_declared_field_for_field(struct_name, declared):
     assert declared._fields_ == expected
 
 
-def test_result_codes_match_the_header():
+def test_result_codes_match_the_header() -> None:
     defined = dict(re.findall(r"#define (NEGSYNC_\w+) (\d+)", HEADER))
     roles = {name: int(value) for name, value in defined.items()
              if name.startswith("NEGSYNC_ROLE_")}
@@ -194,7 +196,7 @@ def test_result_codes_match_the_header():
     assert int(defined["NEGSYNC_PEER_ID_SIZE"]) == negsync.NEGSYNC_PEER_ID_SIZE == 32
 
 
-def test_versions_agree_across_library_header_pyproject_and_cargo():
+def test_versions_agree_across_library_header_pyproject_and_cargo() -> None:
     header_version = tuple(
         int(re.search(rf"#define NEGSYNC_VERSION_{part} (\d+)", HEADER).group(1))
         for part in ("MAJOR", "MINOR", "PATCH")
@@ -212,7 +214,7 @@ def test_versions_agree_across_library_header_pyproject_and_cargo():
 @pytest.mark.parametrize("version,accepted", [
     ("0.1.0", True), ("0.1.9", True), ("0.2.0", False), ("1.1.0", False), ("x.y", False),
 ])
-def test_library_versions_are_checked_by_semver(version, accepted):
+def test_library_versions_are_checked_by_semver(version: Any, accepted: bool) -> None:
     if accepted:
         _ffi.check_version(version, "somewhere")
     else:
@@ -220,7 +222,7 @@ def test_library_versions_are_checked_by_semver(version, accepted):
             _ffi.check_version(version, "somewhere")
 
 
-def test_public_names_exist_and_are_documented():
+def test_public_names_exist_and_are_documented() -> None:
     for name in negsync.__all__:
         assert hasattr(negsync, name), name
     documented = [negsync, negsync.ItemSet, negsync.Session, negsync.Limits,
@@ -242,14 +244,14 @@ def test_public_names_exist_and_are_documented():
 
 
 @pytest.mark.skipif("NEGSYNC_LIB" in os.environ, reason="the suite was started with NEGSYNC_LIB")
-def test_without_negsync_lib_the_package_copy_or_repository_build_is_loaded():
+def test_without_negsync_lib_the_package_copy_or_repository_build_is_loaded() -> None:
     package_copy = _ffi.PACKAGE_DIR / _ffi.LIBRARY_FILE_NAME
     repository_build = REPO_ROOT / "target" / "release" / _ffi.LIBRARY_FILE_NAME
     expected = package_copy if package_copy.is_file() else repository_build
     assert _ffi.library_path == str(expected)
 
 
-def test_negsync_lib_names_the_library_to_load(tmp_path):
+def test_negsync_lib_names_the_library_to_load(tmp_path: Path) -> None:
     renamed = tmp_path / f"renamed-{_ffi.LIBRARY_FILE_NAME}"
     shutil.copy(_ffi.library_path, renamed)
     result = run_python(
@@ -265,7 +267,7 @@ def test_negsync_lib_names_the_library_to_load(tmp_path):
 
 
 @pytest.mark.parametrize("kind", ["missing", "not_a_library"])
-def test_bogus_negsync_lib_is_a_clear_import_error(tmp_path, kind):
+def test_bogus_negsync_lib_is_a_clear_import_error(tmp_path: Path, kind: str) -> None:
     bogus = tmp_path / "libnegsync-bogus.so"
     if kind == "not_a_library":
         bogus.write_text("not a shared object")
@@ -277,7 +279,7 @@ def test_bogus_negsync_lib_is_a_clear_import_error(tmp_path, kind):
     assert "NEGSYNC_LIB" in last_line and str(bogus) in last_line
 
 
-def test_no_library_anywhere_lists_the_places_tried(tmp_path):
+def test_no_library_anywhere_lists_the_places_tried(tmp_path: Path) -> None:
     if ctypes.util.find_library("negsync"):
         pytest.skip("a system-wide libnegsync exists")
     lonely_package = tmp_path / "site" / "negsync"
@@ -299,7 +301,7 @@ def test_no_library_anywhere_lists_the_places_tried(tmp_path):
 # --- The example -----------------------------------------------------------------------------
 
 
-def test_two_peers_example_runs():
+def test_two_peers_example_runs() -> None:
     result = subprocess.run(
         [sys.executable, str(PYTHON_DIR / "examples" / "two_peers.py")],
         cwd=REPO_ROOT,
@@ -315,7 +317,7 @@ def test_two_peers_example_runs():
     assert "notes::bob-ideas (v1)" in result.stdout
 
 
-def test_readme_python_quick_start_runs():
+def test_readme_python_quick_start_runs() -> None:
     readme = (REPO_ROOT / "README.md").read_text()
     section = readme.split("## Quick start: Python", 1)[1]
     snippet = re.search(r"```python\n(.*?)```", section, flags=re.DOTALL).group(1)

@@ -1,5 +1,6 @@
 """Whole exchanges: the differences found must be exactly those of the reference sets."""
 
+import random
 import threading
 import zlib
 
@@ -33,7 +34,7 @@ SCENARIOS = {
 
 @pytest.mark.parametrize("initiator_frame,responder_frame", FRAME_LIMITS)
 @pytest.mark.parametrize("scenario", sorted(SCENARIOS))
-def test_initiator_finds_exactly_the_differences(scenario, initiator_frame, responder_frame):
+def test_initiator_finds_exactly_the_differences(scenario: str, initiator_frame: int, responder_frame: int) -> None:
     shared, only_initiator, only_responder, timestamps = SCENARIOS[scenario]
     seed = zlib.crc32(f"{scenario}/{initiator_frame}/{responder_frame}".encode())
     mine, theirs = overlapping_sets(seed, shared, only_initiator, only_responder, timestamps)
@@ -43,7 +44,7 @@ def test_initiator_finds_exactly_the_differences(scenario, initiator_frame, resp
     assert_exact_differences(exchange, mine, theirs)
 
 
-def test_frame_limits_force_more_round_trips_and_are_respected():
+def test_frame_limits_force_more_round_trips_and_are_respected() -> None:
     mine, theirs = overlapping_sets(5, 2000, 1500, 1500)
     with make_set(mine) as initiator_set, make_set(theirs) as responder_set:
         unlimited = run_exchange(initiator_set, responder_set)
@@ -54,7 +55,7 @@ def test_frame_limits_force_more_round_trips_and_are_respected():
     assert limited.round_trips > unlimited.round_trips
 
 
-def test_initiator_completes_exactly_when_reconcile_returns_none(rng):
+def test_initiator_completes_exactly_when_reconcile_returns_none(rng: random.Random) -> None:
     mine, theirs = random_items(rng, 50), random_items(rng, 60)
     with make_set(mine) as a, make_set(theirs) as b, negsync.Session(a) as initiator, \
             negsync.Session(b) as responder:
@@ -71,7 +72,7 @@ def test_initiator_completes_exactly_when_reconcile_returns_none(rng):
         assert set(initiator.need_ids) == {i for _, i in theirs}
 
 
-def test_responder_completes_with_a_reply_that_holds_no_fingerprint_range(rng):
+def test_responder_completes_with_a_reply_that_holds_no_fingerprint_range(rng: random.Random) -> None:
     mine, theirs = random_items(rng, 30), random_items(rng, 30)
     with make_set(mine) as a, make_set(theirs) as b, negsync.Session(a) as initiator, \
             negsync.Session(b) as responder:
@@ -86,7 +87,7 @@ def test_responder_completes_with_a_reply_that_holds_no_fingerprint_range(rng):
         assert initiator.is_complete
 
 
-def test_responder_is_not_complete_while_its_reply_asks_for_more(rng):
+def test_responder_is_not_complete_while_its_reply_asks_for_more(rng: random.Random) -> None:
     mine, theirs = overlapping_sets(9, 3000, 200, 200)
     with make_set(mine) as a, make_set(theirs) as b, negsync.Session(a) as initiator, \
             negsync.Session(b) as responder:
@@ -96,7 +97,7 @@ def test_responder_is_not_complete_while_its_reply_asks_for_more(rng):
 
 
 @pytest.mark.parametrize("initiator_frame", [0, 4096])
-def test_initiator_finishes_after_a_frame_cut_reply_whose_rest_matches(initiator_frame):
+def test_initiator_finishes_after_a_frame_cut_reply_whose_rest_matches(initiator_frame: int) -> None:
     # Regression: the responder's frame limit cuts a reply short with a last fingerprint range
     # that already matches; the initiator must still finish, and with the exact differences.
     responder_items = {(ts, bytes([ts]) * 32) for ts in range(1, 132)}
@@ -108,7 +109,7 @@ def test_initiator_finishes_after_a_frame_cut_reply_whose_rest_matches(initiator
     assert len(exchange.need_ids) == 100
 
 
-def test_set_changes_after_a_session_starts_do_not_reach_it(rng):
+def test_set_changes_after_a_session_starts_do_not_reach_it(rng: random.Random) -> None:
     items = random_items(rng, 20)
     with make_set(items) as a, make_set(items) as b:
         initiator = negsync.Session(a)
@@ -119,7 +120,7 @@ def test_set_changes_after_a_session_starts_do_not_reach_it(rng):
             assert initiator.have_ids == () and initiator.need_ids == ()
 
 
-def test_session_outlives_the_set_it_was_made_from(rng):
+def test_session_outlives_the_set_it_was_made_from(rng: random.Random) -> None:
     mine, theirs = random_items(rng, 40), random_items(rng, 10)
     a, b = make_set(mine), make_set(theirs)
     initiator, responder = negsync.Session(a), negsync.Session(b)
@@ -134,7 +135,7 @@ def test_session_outlives_the_set_it_was_made_from(rng):
         assert set(initiator.need_ids) == {i for _, i in theirs}
 
 
-def test_sessions_from_one_set_run_on_several_threads_while_it_changes():
+def test_sessions_from_one_set_run_on_several_threads_while_it_changes() -> None:
     mine, theirs = overlapping_sets(11, 1500, 300, 300)
     failures = []
     with make_set(mine) as shared_set, make_set(theirs) as responder_set:
@@ -168,7 +169,7 @@ def test_sessions_from_one_set_run_on_several_threads_while_it_changes():
         assert len(shared_set) == len(mine) + 2000
 
 
-def test_stats_count_rounds_bytes_and_results_on_both_sides():
+def test_stats_count_rounds_bytes_and_results_on_both_sides() -> None:
     with negsync.ItemSet() as ours, negsync.ItemSet() as theirs:
         for t in range(200):
             ours.insert(t, negsync.id_for_key(f"shared-{t}"))
