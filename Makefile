@@ -221,10 +221,9 @@ python-tests: lib
 python-install: lib
 	PYTHON=$(PYTHON) bash bindings/python/install_test.sh
 
-# mypy --strict on the package (it ships py.typed) and its examples. (The tests are not yet
-# fully annotated: see CHANGELOG.md, "Known gaps".)
+# mypy --strict on the package (it ships py.typed), its examples and its tests.
 python-typecheck:
-	cd bindings/python && $(PYTHON) -m mypy --strict negsync examples
+	cd bindings/python && $(PYTHON) -m mypy --strict negsync examples tests
 
 examples: lib $(BUILD)/two_peers $(BUILD)/two_peers.shared
 	$(BUILD)/two_peers > /dev/null

@@ -69,6 +69,13 @@ def ids_of(items: Iterable[Item]) -> Set[bytes]:
     return {item_id for _, item_id in items}
 
 
+def expect_message(message: Optional[bytes]) -> bytes:
+    """A message the protocol promises to be there (a responder's reply, the next message of an
+    initiator that is not done): fails the test if it is None."""
+    assert message is not None, "expected a message to send"
+    return message
+
+
 # --- Reading V1 messages ---------------------------------------------------------------------
 
 

@@ -3,7 +3,7 @@
 from typing import Any
 import random
 import pytest
-from conftest import make_set, overlapping_sets, random_items, run_exchange
+from conftest import make_set, overlapping_sets, random_items, run_exchange, expect_message
 
 import negsync
 
@@ -66,10 +66,10 @@ def test_max_rounds_stops_an_initiator_that_needs_more(rng: random.Random) -> No
         assert needed > 1, "the exchange must need several rounds for this test to mean anything"
         with negsync.Session(a, 4096, limits=negsync.Limits(max_rounds=1)) as initiator, \
                 negsync.Session(b, 4096) as responder:
-            message = initiator.reconcile(responder.reconcile(initiator.initiate()))
+            message = initiator.reconcile(expect_message(responder.reconcile(initiator.initiate())))
             assert message is not None
             with pytest.raises(negsync.NegsyncError) as caught:
-                initiator.reconcile(responder.reconcile(message))
+                initiator.reconcile(expect_message(responder.reconcile(message)))
             assert caught.value.code == negsync.NEGSYNC_LIMIT_EXCEEDED
             assert not initiator.is_complete
             with pytest.raises(negsync.NegsyncError) as caught:

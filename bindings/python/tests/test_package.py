@@ -1,7 +1,7 @@
 """The package as a whole: declarations against the header, versions, finding the library,
 installing, and the example."""
 
-from typing import Any
+from typing import Any, Dict, List, Optional, Tuple
 from pathlib import Path
 import contextlib
 import ctypes
@@ -24,13 +24,19 @@ from negsync import _ffi
 HEADER = (REPO_ROOT / "include" / "negsync.h").read_text()
 
 
-def environment_without_negsync_lib(**extra):
+def found(match: "Optional[re.Match[str]]") -> "re.Match[str]":
+    """A regular expression's match that the test requires."""
+    assert match is not None, "pattern not found"
+    return match
+
+
+def environment_without_negsync_lib(**extra: str) -> Dict[str, str]:
     env = {name: value for name, value in os.environ.items() if name != "NEGSYNC_LIB"}
     env.update(extra)
     return env
 
 
-def run_python(code, cwd, **env):
+def run_python(code: str, cwd: Path, **env: str) -> "subprocess.CompletedProcess[str]":
     return subprocess.run(
         [sys.executable, "-c", code],
         cwd=cwd,
@@ -77,7 +83,7 @@ C_TYPES = {
 }
 
 
-def header_functions():
+def header_functions() -> Dict[str, Tuple[str, List[str]]]:
     """name -> (return type, [parameter types]) for every function the header declares."""
     declarations = re.findall(
         r"^([A-Za-z_][\w ]*?\**)\s*\b(negsync_\w+)\(([^)]*)\);", HEADER, flags=re.MULTILINE
@@ -129,13 +135,13 @@ def test_every_header_function_is_declared_with_its_exact_types() -> None:
             assert declared.errcheck is _ffi.raise_on_manager_failure, name
 
 
-def header_struct_fields(struct_name):
+def header_struct_fields(struct_name: str) -> List[Tuple[str, str]]:
     """[(type, field name)] of a struct the header defines, in order."""
-    body = re.search(rf"typedef struct {struct_name} \{{(.*?)\}} {struct_name};", HEADER,
-                     flags=re.DOTALL).group(1)
+    body = found(re.search(rf"typedef struct {struct_name} \{{(.*?)\}} {struct_name};", HEADER,
+                           flags=re.DOTALL)).group(1)
     body = re.sub(r"/\*.*?\*/", "", body, flags=re.DOTALL)
-    return [tuple(field.rsplit(None, 1)) for field in
-            (" ".join(line.split()) for line in body.split(";")) if field]
+    fields = (" ".join(line.split()) for line in body.split(";"))
+    return [(kind, name) for kind, name in (field.rsplit(None, 1) for field in fields if field)]
 
 
 STRUCT_FIELD_TYPES = {
@@ -198,14 +204,15 @@ def test_result_codes_match_the_header() -> None:
 
 def test_versions_agree_across_library_header_pyproject_and_cargo() -> None:
     header_version = tuple(
-        int(re.search(rf"#define NEGSYNC_VERSION_{part} (\d+)", HEADER).group(1))
+        int(found(re.search(rf"#define NEGSYNC_VERSION_{part} (\d+)", HEADER)).group(1))
         for part in ("MAJOR", "MINOR", "PATCH")
     )
     cargo = (REPO_ROOT / "Cargo.toml").read_text()
-    cargo_version = re.search(r'^\[package\][^\[]*?^version = "([^"]+)"', cargo,
-                              flags=re.MULTILINE | re.DOTALL).group(1)
+    cargo_version = found(re.search(r'^\[package\][^\[]*?^version = "([^"]+)"', cargo,
+                                    flags=re.MULTILINE | re.DOTALL)).group(1)
     pyproject = (PYTHON_DIR / "pyproject.toml").read_text()
-    pyproject_version = re.search(r'^version = "([^"]+)"', pyproject, flags=re.MULTILINE).group(1)
+    pyproject_version = found(
+        re.search(r'^version = "([^"]+)"', pyproject, flags=re.MULTILINE)).group(1)
     assert negsync.__version__ == cargo_version == pyproject_version
     assert _ffi.HEADER_VERSION == header_version
     assert ".".join(map(str, header_version)) == cargo_version
@@ -320,7 +327,7 @@ def test_two_peers_example_runs() -> None:
 def test_readme_python_quick_start_runs() -> None:
     readme = (REPO_ROOT / "README.md").read_text()
     section = readme.split("## Quick start: Python", 1)[1]
-    snippet = re.search(r"```python\n(.*?)```", section, flags=re.DOTALL).group(1)
+    snippet = found(re.search(r"```python\n(.*?)```", section, flags=re.DOTALL)).group(1)
     printed = io.StringIO()
     with contextlib.redirect_stdout(printed):
         exec(compile(snippet, "README.md", "exec"), {})

@@ -1,8 +1,9 @@
 """Messages a peer must not get away with, version negotiation, and calls out of order."""
 
+from typing import Any, Callable, Iterator, Optional
 import random
 import pytest
-from conftest import make_set, random_items
+from conftest import make_set, random_items, expect_message
 
 import negsync
 from negsync import _ffi
@@ -29,17 +30,17 @@ MALFORMED = {
 
 
 @pytest.fixture
-def item_set(rng):
+def item_set(rng: random.Random) -> Iterator[negsync.ItemSet]:
     with make_set(random_items(rng, 200)) as item_set:
         yield item_set
 
 
-def first_message(item_set):
+def first_message(item_set: negsync.ItemSet) -> bytes:
     with negsync.Session(item_set) as initiator:
         return initiator.initiate()
 
 
-def assert_fails_with(code, call, *args):
+def assert_fails_with(code: int, call: Callable[..., object], *args: Any) -> negsync.NegsyncError:
     with pytest.raises(negsync.NegsyncError) as caught:
         call(*args)
     assert caught.value.code == code, str(caught.value)
@@ -73,9 +74,9 @@ def test_responder_answers_another_version_with_v1_and_stays_ready(rng: random.R
         assert responder.reconcile(b"\x62\xaa\xbb") == b"\x61"
         assert not responder.is_complete
         with negsync.Session(a) as initiator:
-            message = initiator.initiate()
+            message: Optional[bytes] = initiator.initiate()
             while message is not None:
-                reply = responder.reconcile(message)
+                reply = expect_message(responder.reconcile(message))
                 assert reply is not None
                 message = initiator.reconcile(reply)
             assert set(initiator.have_ids) == {i for _, i in mine}
@@ -96,7 +97,7 @@ def test_initiate_twice_is_refused_and_changes_nothing(item_set: negsync.ItemSet
     with negsync.Session(item_set) as initiator, negsync.Session(item_set) as responder:
         message = initiator.initiate()
         assert_fails_with(negsync.NEGSYNC_WRONG_STATE, initiator.initiate)
-        assert initiator.reconcile(responder.reconcile(message)) is None
+        assert initiator.reconcile(expect_message(responder.reconcile(message))) is None
         assert initiator.have_ids == () and initiator.need_ids == ()
 
 
@@ -108,7 +109,7 @@ def test_a_responder_cannot_initiate(item_set: negsync.ItemSet) -> None:
 
 def test_reconcile_after_completion_is_refused(item_set: negsync.ItemSet) -> None:
     with negsync.Session(item_set) as initiator, negsync.Session(item_set) as responder:
-        reply = responder.reconcile(initiator.initiate())
+        reply = expect_message(responder.reconcile(initiator.initiate()))
         assert responder.is_complete
         assert initiator.reconcile(reply) is None
         assert initiator.is_complete
@@ -146,12 +147,12 @@ def test_frame_size_limit_of_0_or_at_least_4096_is_accepted(item_set: negsync.It
 
 def test_wrong_types_are_type_errors(item_set: negsync.ItemSet) -> None:
     with pytest.raises(TypeError):
-        negsync.Session(object())
+        negsync.Session(object())  # type: ignore[arg-type]  # the wrong type is the test
     with negsync.Session(item_set) as session:
         with pytest.raises(TypeError):
-            session.reconcile("\x61")
+            session.reconcile("\x61")  # type: ignore[arg-type]  # the wrong type is the test
         with pytest.raises(TypeError):
-            session.limits = {"max_rounds": 1}
+            session.limits = {"max_rounds": 1}  # type: ignore[assignment]  # the wrong type is the test
 
 
 def test_last_error_is_empty_after_a_successful_call(item_set: negsync.ItemSet) -> None:
@@ -190,7 +191,7 @@ def test_reply_is_a_copy_that_survives_the_next_call(rng: random.Random) -> None
             negsync.Session(b, 4096) as responder:
         first = initiator.initiate()
         first_copy = bytes(first)
-        reply = responder.reconcile(first)
+        reply = expect_message(responder.reconcile(first))
         reply_copy = bytes(reply)
         second = initiator.reconcile(reply)
         assert second is not None

@@ -1,5 +1,6 @@
 """Whole exchanges: the differences found must be exactly those of the reference sets."""
 
+from typing import Optional
 import random
 import threading
 import zlib
@@ -11,6 +12,7 @@ from conftest import (
     overlapping_sets,
     random_items,
     run_exchange,
+    expect_message,
     summarize,
 )
 
@@ -59,10 +61,10 @@ def test_initiator_completes_exactly_when_reconcile_returns_none(rng: random.Ran
     mine, theirs = random_items(rng, 50), random_items(rng, 60)
     with make_set(mine) as a, make_set(theirs) as b, negsync.Session(a) as initiator, \
             negsync.Session(b) as responder:
-        message = initiator.initiate()
+        message: Optional[bytes] = initiator.initiate()
         assert not initiator.is_complete
         while True:
-            reply = responder.reconcile(message)
+            reply = expect_message(responder.reconcile(expect_message(message)))
             message = initiator.reconcile(reply)
             if message is None:
                 break
@@ -91,7 +93,7 @@ def test_responder_is_not_complete_while_its_reply_asks_for_more(rng: random.Ran
     mine, theirs = overlapping_sets(9, 3000, 200, 200)
     with make_set(mine) as a, make_set(theirs) as b, negsync.Session(a) as initiator, \
             negsync.Session(b) as responder:
-        reply = responder.reconcile(initiator.initiate())
+        reply = expect_message(responder.reconcile(initiator.initiate()))
         assert summarize(reply).fingerprint > 0
         assert not responder.is_complete
 
@@ -116,7 +118,7 @@ def test_set_changes_after_a_session_starts_do_not_reach_it(rng: random.Random) 
         extra = rng.randbytes(32)
         a.insert(5, extra)
         with initiator, negsync.Session(b) as responder:
-            assert initiator.reconcile(responder.reconcile(initiator.initiate())) is None
+            assert initiator.reconcile(expect_message(responder.reconcile(initiator.initiate()))) is None
             assert initiator.have_ids == () and initiator.need_ids == ()
 
 
@@ -128,9 +130,9 @@ def test_session_outlives_the_set_it_was_made_from(rng: random.Random) -> None:
     b.close()
     del a, b
     with initiator, responder:
-        exchange_message = initiator.initiate()
+        exchange_message: Optional[bytes] = initiator.initiate()
         while exchange_message is not None:
-            exchange_message = initiator.reconcile(responder.reconcile(exchange_message))
+            exchange_message = initiator.reconcile(expect_message(responder.reconcile(exchange_message)))
         assert set(initiator.have_ids) == {i for _, i in mine}
         assert set(initiator.need_ids) == {i for _, i in theirs}
 
@@ -141,21 +143,21 @@ def test_sessions_from_one_set_run_on_several_threads_while_it_changes() -> None
     with make_set(mine) as shared_set, make_set(theirs) as responder_set:
         expected_need = {i for _, i in theirs - mine}
 
-        def reconcile_repeatedly():
+        def reconcile_repeatedly() -> None:
             try:
                 for _ in range(10):
                     with negsync.Session(shared_set, 4096) as initiator, \
                             negsync.Session(responder_set, 4096) as responder:
-                        message = initiator.initiate()
+                        message: Optional[bytes] = initiator.initiate()
                         while message is not None:
-                            message = initiator.reconcile(responder.reconcile(message))
+                            message = initiator.reconcile(expect_message(responder.reconcile(message)))
                         # Items added meanwhile go only into the initiator's set, so whatever its
                         # snapshot holds, what it needs from the responder stays the same.
                         assert set(initiator.need_ids) == expected_need
             except BaseException as error:  # reported on the main thread
                 failures.append(error)
 
-        def keep_inserting():
+        def keep_inserting() -> None:
             for n in range(2000):
                 shared_set.insert(2_000_000 + n, n.to_bytes(32, "big"))
 
@@ -178,12 +180,12 @@ def test_stats_count_rounds_bytes_and_results_on_both_sides() -> None:
         theirs.insert(600, negsync.id_for_key("only-theirs"))
         with negsync.Session(ours) as initiator, negsync.Session(theirs) as responder:
             assert initiator.stats.role == "undecided"
-            message = initiator.initiate()
-            sent = len(message)
+            message: Optional[bytes] = initiator.initiate()
+            sent = len(expect_message(message))
             received = 0
             rounds = 0
             while message is not None:
-                reply = responder.reconcile(message)
+                reply = expect_message(responder.reconcile(message))
                 rounds += 1
                 received += len(reply)
                 message = initiator.reconcile(reply)

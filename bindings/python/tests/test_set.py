@@ -1,6 +1,6 @@
 """ItemSet: inserting one or many items, removing, counting, refusing bad input, closing."""
 
-from typing import Any
+from typing import Any, Callable, Set, Tuple
 import array
 import ctypes
 
@@ -11,18 +11,18 @@ import negsync
 from negsync import _ffi
 
 
-def ids_blob(count, start=0):
+def ids_blob(count: int, start: int = 0) -> bytes:
     return b"".join(negsync.id_for_key(f"doc-{n}") for n in range(start, start + count))
 
 
-def assert_invalid_argument(call, *args):
+def assert_invalid_argument(call: Callable[..., object], *args: Any) -> negsync.NegsyncError:
     with pytest.raises(negsync.NegsyncError) as caught:
         call(*args)
     assert caught.value.code == negsync.NEGSYNC_INVALID_ARGUMENT
     return caught.value
 
 
-def assert_holds_exactly(item_set, expected):
+def assert_holds_exactly(item_set: negsync.ItemSet, expected: Set[Tuple[int, bytes]]) -> None:
     """The set holds exactly `expected`: its IDs, seen by reconciling against an empty set, and
     its timestamps, proved by removing each expected (timestamp, id) until nothing is left."""
     assert len(item_set) == len(expected)
@@ -109,11 +109,12 @@ def test_insert_many_is_one_library_call_and_copies_nothing(monkeypatch: pytest.
     calls = []
     real_insert_many = _ffi.lib.negsync_set_insert_many
 
-    def recording_insert_many(handle, timestamp_array, ids, length):
+    def recording_insert_many(handle: Any, timestamp_array: Any, ids: Any, length: int) -> int:
         calls.append((timestamp_array, ids, length))
-        return real_insert_many(handle, timestamp_array, ids, length)
+        result: int = real_insert_many(handle, timestamp_array, ids, length)
+        return result
 
-    def forbidden_insert(*args):
+    def forbidden_insert(*args: Any) -> int:
         raise AssertionError("insert_many must not insert item by item")
 
     monkeypatch.setattr(_ffi.lib, "negsync_set_insert_many", recording_insert_many)
@@ -142,9 +143,10 @@ def test_insert_many_aligns_timestamps_it_was_given_unaligned(monkeypatch: pytes
     seen = []
     real_insert_many = _ffi.lib.negsync_set_insert_many
 
-    def recording_insert_many(handle, timestamp_array, ids, length):
+    def recording_insert_many(handle: Any, timestamp_array: Any, ids: Any, length: int) -> int:
         seen.append(ctypes.addressof(timestamp_array))
-        return real_insert_many(handle, timestamp_array, ids, length)
+        result: int = real_insert_many(handle, timestamp_array, ids, length)
+        return result
 
     monkeypatch.setattr(_ffi.lib, "negsync_set_insert_many", recording_insert_many)
     with negsync.ItemSet() as item_set:
@@ -200,7 +202,7 @@ def test_insert_many_refuses_negative_timestamps_in_a_signed_array() -> None:
 def test_insert_many_refuses_a_list_of_ids() -> None:
     with negsync.ItemSet() as item_set:
         with pytest.raises(TypeError):
-            item_set.insert_many([1, 2], [negsync.id_for_key("a"), negsync.id_for_key("b")])
+            item_set.insert_many([1, 2], [negsync.id_for_key("a"), negsync.id_for_key("b")])  # type: ignore[arg-type]  # the wrong type is the test
 
 
 def test_reserved_timestamp_is_refused_by_the_library() -> None:
@@ -230,11 +232,11 @@ def test_ids_must_be_exactly_32_bytes(length: int) -> None:
 def test_wrong_types_are_type_errors() -> None:
     with negsync.ItemSet() as item_set:
         with pytest.raises(TypeError):
-            item_set.insert(1, "x" * 32)
+            item_set.insert(1, "x" * 32)  # type: ignore[arg-type]  # the wrong type is the test
         with pytest.raises(TypeError):
-            item_set.insert(1.5, b"x" * 32)
+            item_set.insert(1.5, b"x" * 32)  # type: ignore[arg-type]  # the wrong type is the test
         with pytest.raises(TypeError):
-            item_set.insert_many([1.5], b"x" * 32)
+            item_set.insert_many([1.5], b"x" * 32)  # type: ignore[list-item]  # the wrong type is the test
 
 
 def test_closed_set_raises_value_error() -> None:

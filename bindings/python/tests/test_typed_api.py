@@ -5,9 +5,11 @@ have/need lists copied out once."""
 import ctypes
 import random
 import threading
-from typing import List, Tuple
+from typing import List, Optional, Tuple
 
 import pytest
+
+from conftest import expect_message
 
 import negsync
 from negsync import _ffi
@@ -116,10 +118,10 @@ def test_have_ids_are_copied_out_once() -> None:
     theirs = [(rng.randrange(1000), rng.randbytes(32)) for _ in range(500)]
     with make_set(mine) as a, make_set(theirs) as b:
         with negsync.Session(a) as initiator, negsync.Session(b) as responder:
-            message = initiator.initiate()
+            message: Optional[bytes] = initiator.initiate()
             seen: List[Tuple[bytes, ...]] = []
             while message is not None:
-                message = initiator.reconcile(responder.reconcile(message) or b"")
+                message = initiator.reconcile(expect_message(responder.reconcile(message)))
                 have = initiator.have_ids
                 assert seen == [] or have[: len(seen[-1])] == seen[-1]  # only grows
                 seen.append(have)
