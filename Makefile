@@ -95,9 +95,12 @@ install: lib
 	$(INSTALL) -m 755 $(RELDIR)/libnegsync.so $(DESTDIR)$(LIBDIR)/$(SHARED_REAL)
 	ln -sf $(SHARED_REAL) $(DESTDIR)$(LIBDIR)/$(SONAME)
 	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libnegsync.so
-	$(SUBST) packaging/negsync.pc.in > $(DESTDIR)$(PKGCONFIGDIR)/negsync.pc
-	$(SUBST) packaging/negsyncConfig.cmake.in > $(DESTDIR)$(CMAKEDIR)/negsyncConfig.cmake
-	$(SUBST) packaging/negsyncConfigVersion.cmake.in > $(DESTDIR)$(CMAKEDIR)/negsyncConfigVersion.cmake
+	@echo "write $(DESTDIR)$(PKGCONFIGDIR)/negsync.pc (from packaging/negsync.pc.in)"
+	@$(SUBST) packaging/negsync.pc.in > $(DESTDIR)$(PKGCONFIGDIR)/negsync.pc
+	@echo "write $(DESTDIR)$(CMAKEDIR)/negsyncConfig.cmake (from packaging/negsyncConfig.cmake.in)"
+	@$(SUBST) packaging/negsyncConfig.cmake.in > $(DESTDIR)$(CMAKEDIR)/negsyncConfig.cmake
+	@echo "write $(DESTDIR)$(CMAKEDIR)/negsyncConfigVersion.cmake (from packaging/negsyncConfigVersion.cmake.in)"
+	@$(SUBST) packaging/negsyncConfigVersion.cmake.in > $(DESTDIR)$(CMAKEDIR)/negsyncConfigVersion.cmake
 	chmod 644 $(DESTDIR)$(PKGCONFIGDIR)/negsync.pc $(DESTDIR)$(CMAKEDIR)/*.cmake
 
 uninstall:

@@ -22,9 +22,9 @@ fn main() {
     let os = env::var("CARGO_CFG_TARGET_OS").unwrap_or_default();
     match os.as_str() {
         "android" => println!("cargo:rustc-link-arg=-Wl,-soname,libnegsync.so"),
-        "macos" | "ios" => println!(
-            "cargo:rustc-link-arg=-Wl,-install_name,@rpath/libnegsync.{major}.dylib"
-        ),
+        "macos" | "ios" => {
+            println!("cargo:rustc-link-arg=-Wl,-install_name,@rpath/libnegsync.{major}.dylib")
+        }
         "linux" | "freebsd" | "netbsd" | "openbsd" | "dragonfly" => {
             println!("cargo:rustc-link-arg=-Wl,-soname,libnegsync.so.{major}")
         }
@@ -41,8 +41,11 @@ mod header {
     pub fn generate() {
         let crate_dir = std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR");
         let crate_dir = Path::new(&crate_dir);
-        for watched in ["src/ffi", "cbindgen.toml"] {
-            println!("cargo:rerun-if-changed={}", crate_dir.join(watched).display());
+        for watched in ["src/ffi", "cbindgen.toml", "include/negsync.h"] {
+            println!(
+                "cargo:rerun-if-changed={}",
+                crate_dir.join(watched).display()
+            );
         }
         let config = cbindgen::Config::from_file(crate_dir.join("cbindgen.toml"))
             .expect("cbindgen.toml must parse");
