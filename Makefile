@@ -88,7 +88,13 @@ SUBST := sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' -e 's|@INCL
   -e 's|@SIZEOF_VOID_P@|$(shell getconf LONG_BIT | awk '{print $$1 / 8}')|g'
 
 .PHONY: install uninstall install-test
-install: lib
+# Builds first (make lib) where cargo is at hand; `sudo make install`, whose PATH often has no
+# cargo, installs what an earlier `make lib` built.
+install:
+	@if command -v cargo >/dev/null 2>&1; then $(MAKE) --no-print-directory lib; \
+	elif [ ! -f $(RELDIR)/libnegsync.so ] || [ ! -f $(RELDIR)/libnegsync.a ]; then \
+	  echo "make install: no cargo on PATH and no library in $(RELDIR): run make lib first" >&2; exit 1; \
+	else echo "make install: no cargo on PATH: installing the libraries make lib built earlier"; fi
 	$(INSTALL) -d $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(PKGCONFIGDIR) $(DESTDIR)$(CMAKEDIR)
 	$(INSTALL) -m 644 include/negsync.h include/negsync.hpp $(DESTDIR)$(INCLUDEDIR)/
 	$(INSTALL) -m 644 $(RELDIR)/libnegsync.a $(DESTDIR)$(LIBDIR)/libnegsync.a
