@@ -21,6 +21,10 @@
  *   panic = "abort" aborts instead).
  * - Deliver each message whole (frame it on your transport): a message cut inside a field is
  *   refused, but one cut exactly between two ranges reads as a shorter valid message.
+ * - Functions returning a negsync_result are NEGSYNC_NODISCARD: ignoring the result warns.
+ * - The firmware library (feature c-runtime) has two more functions, negsync_set_allocator and
+ *   negsync_set_panic_hook, declared only when NEGSYNC_FIRMWARE is defined before this header.
+ * - C++17: include/negsync.hpp wraps this header in RAII classes.
  */
 
 
@@ -588,7 +592,7 @@ const char *negsync_result_str(negsync_result result);
  * negsync function, or after freeing every negsync object: a block must be freed by the
  * allocator that made it. All three must be given, or all three NULL to return to the defaults;
  * `NEGSYNC_NULL_PARAMETER` (and nothing changed) when only some are. Firmware build only
- * (`c-runtime`).
+ * (`c-runtime`): declared when the includer defines `NEGSYNC_FIRMWARE`.
  *
  * # Safety
  * The functions behave like `malloc`, `realloc` and `free` and may be called from any thread that
@@ -604,7 +608,8 @@ negsync_result negsync_set_allocator(negsync_malloc_fn malloc_fn,
 /**
  * Sets the function a panic inside negsync calls (NULL: none). Without std a panic cannot be
  * turned into `NEGSYNC_PANIC`: negsync calls the hook with the panic message, and if the hook
- * returns, calls `abort()`. Firmware build only (`c-runtime`).
+ * returns, calls `abort()`. Firmware build only (`c-runtime`): declared when the includer
+ * defines `NEGSYNC_FIRMWARE`.
  *
  * # Safety
  * `hook` never returns into negsync (it resets the device, or loops); it may be called from any
