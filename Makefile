@@ -11,7 +11,8 @@ CXX      ?= c++
 PYTHON   ?= python3
 CFLAGS   := -std=c99 -Wall -Wextra -Wpedantic -Werror -O1 -g -Iinclude
 CXXFLAGS := -std=c++11 -Wall -Wextra -Wpedantic -Werror -Iinclude
-LIBDIR   := target/release
+# Where `make lib` leaves the C libraries.
+RELDIR   := target/release
 BUILD    := build
 # What the Rust standard library needs when libnegsync.a is linked into a C program
 # (from `cargo rustc -- --print native-static-libs`).
@@ -46,15 +47,81 @@ demo: lib $(BUILD)/two_peers
 	@echo "== Python: bindings/python/examples/two_peers.py"
 	$(PYTHON) bindings/python/examples/two_peers.py
 
-test: rust-checks rust-tests net-tests lib header-cxx c-tests c-valgrind c-asan python-tests examples harness-valgrind interop fuzz-smoke firmware mobile
+test: rust-checks rust-tests net-tests lib header-cxx header-symbols cpp-tests install-test c-tests c-valgrind c-asan python-tests python-install python-typecheck examples harness-valgrind interop fuzz-smoke firmware mobile
 	@echo "== all tests passed"
 
-# The soname lets loaders (Android's in particular) identify the shared library by name.
+# The version comes from Cargo.toml; the soname carries its major number (README, "Versioning").
+VERSION       := $(shell sed -n 's/^version = "\(.*\)"$$/\1/p' Cargo.toml | head -1)
+VERSION_MAJOR := $(word 1,$(subst ., ,$(VERSION)))
+SONAME        := libnegsync.so.$(VERSION_MAJOR)
+
+# build.rs gives the shared library its soname, libnegsync.so.MAJOR, so that loaders can tell an
+# ABI break apart. Programs linked with -lnegsync record the soname, so a link by that name sits
+# beside the library for the in-tree tests (rpath target/release).
 lib:
-	cargo rustc --release --lib --crate-type cdylib,staticlib -- -C link-arg=-Wl,-soname,libnegsync.so
+	cargo rustc --release --lib --crate-type cdylib,staticlib
+	ln -sf libnegsync.so $(RELDIR)/$(SONAME)
 
 # The library files come from `lib`; naming them as targets lets `make -j` wait for cargo.
-$(LIBDIR)/libnegsync.a $(LIBDIR)/libnegsync.so: lib ;
+$(RELDIR)/libnegsync.a $(RELDIR)/libnegsync.so: lib ;
+
+# ---- Install -------------------------------------------------------------------------------------
+#   make install [PREFIX=/usr/local] [LIBDIR=$(PREFIX)/lib] [INCLUDEDIR=$(PREFIX)/include] [DESTDIR=]
+# installs negsync.h and negsync.hpp, libnegsync.a, libnegsync.so.X.Y.Z with the links
+# libnegsync.so.X (the soname) and libnegsync.so, negsync.pc (pkg-config) and the CMake package
+# (LIBDIR/cmake/negsync). The .pc and CMake files name PREFIX's paths; DESTDIR only stages them
+# (packagers). `make uninstall` with the same variables removes exactly these files. Linux (ELF).
+PREFIX     ?= /usr/local
+LIBDIR     ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+CMAKEDIR   := $(LIBDIR)/cmake/negsync
+PKGCONFIGDIR := $(LIBDIR)/pkgconfig
+SHARED_REAL := libnegsync.so.$(VERSION)
+INSTALL    ?= install
+EMPTY :=
+SPACE := $(EMPTY) $(EMPTY)
+# Placeholders of packaging/*.in and their values.
+SUBST := sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' \
+  -e 's|@VERSION@|$(VERSION)|g' -e 's|@VERSION_MAJOR@|$(VERSION_MAJOR)|g' -e 's|@SONAME@|$(SONAME)|g' \
+  -e 's|@SHARED_REAL@|$(SHARED_REAL)|g' -e 's|@STATIC_DEPS@|$(STATIC_DEPS)|g' \
+  -e 's|@STATIC_LIBS_CMAKE@|$(subst $(SPACE),;,$(patsubst -l%,%,$(STATIC_DEPS)))|g' \
+  -e 's|@SIZEOF_VOID_P@|$(shell getconf LONG_BIT | awk '{print $$1 / 8}')|g'
+
+.PHONY: install uninstall install-test
+# Builds first (make lib) where cargo is at hand; `sudo make install`, whose PATH often has no
+# cargo, installs what an earlier `make lib` built.
+install:
+	@if command -v cargo >/dev/null 2>&1; then $(MAKE) --no-print-directory lib; \
+	elif [ ! -f $(RELDIR)/libnegsync.so ] || [ ! -f $(RELDIR)/libnegsync.a ]; then \
+	  echo "make install: no cargo on PATH and no library in $(RELDIR): run make lib first" >&2; exit 1; \
+	else echo "make install: no cargo on PATH: installing the libraries make lib built earlier"; fi
+	$(INSTALL) -d $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(PKGCONFIGDIR) $(DESTDIR)$(CMAKEDIR)
+	$(INSTALL) -m 644 include/negsync.h include/negsync.hpp $(DESTDIR)$(INCLUDEDIR)/
+	$(INSTALL) -m 644 $(RELDIR)/libnegsync.a $(DESTDIR)$(LIBDIR)/libnegsync.a
+	$(INSTALL) -m 755 $(RELDIR)/libnegsync.so $(DESTDIR)$(LIBDIR)/$(SHARED_REAL)
+	ln -sf $(SHARED_REAL) $(DESTDIR)$(LIBDIR)/$(SONAME)
+	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libnegsync.so
+	@echo "write $(DESTDIR)$(PKGCONFIGDIR)/negsync.pc (from packaging/negsync.pc.in)"
+	@$(SUBST) packaging/negsync.pc.in > $(DESTDIR)$(PKGCONFIGDIR)/negsync.pc
+	@echo "write $(DESTDIR)$(CMAKEDIR)/negsyncConfig.cmake (from packaging/negsyncConfig.cmake.in)"
+	@$(SUBST) packaging/negsyncConfig.cmake.in > $(DESTDIR)$(CMAKEDIR)/negsyncConfig.cmake
+	@echo "write $(DESTDIR)$(CMAKEDIR)/negsyncConfigVersion.cmake (from packaging/negsyncConfigVersion.cmake.in)"
+	@$(SUBST) packaging/negsyncConfigVersion.cmake.in > $(DESTDIR)$(CMAKEDIR)/negsyncConfigVersion.cmake
+	chmod 644 $(DESTDIR)$(PKGCONFIGDIR)/negsync.pc $(DESTDIR)$(CMAKEDIR)/*.cmake
+
+uninstall:
+	rm -f $(DESTDIR)$(INCLUDEDIR)/negsync.h $(DESTDIR)$(INCLUDEDIR)/negsync.hpp
+	rm -f $(DESTDIR)$(LIBDIR)/libnegsync.a $(DESTDIR)$(LIBDIR)/$(SHARED_REAL) \
+	  $(DESTDIR)$(LIBDIR)/$(SONAME) $(DESTDIR)$(LIBDIR)/libnegsync.so
+	rm -f $(DESTDIR)$(PKGCONFIGDIR)/negsync.pc
+	rm -f $(DESTDIR)$(CMAKEDIR)/negsyncConfig.cmake $(DESTDIR)$(CMAKEDIR)/negsyncConfigVersion.cmake
+	-rmdir $(DESTDIR)$(CMAKEDIR) 2>/dev/null
+
+# The installed library as its users see it (tests/install/run.sh): install into a temporary
+# prefix, build a C program with pkg-config (shared and --static) and with CMake's find_package,
+# run each, check the soname and links, then uninstall and check that nothing is left.
+install-test: lib
+	bash tests/install/run.sh
 
 rust-checks:
 	cargo fmt --all -- --check
@@ -85,15 +152,15 @@ $(BUILD):
 vpath %.c bindings/c/examples bindings/c/tests
 
 # Every C program is linked twice: against libnegsync.a (what firmware does) and libnegsync.so.
-$(BUILD)/%: %.c $(C_HEADERS) $(LIBDIR)/libnegsync.a | $(BUILD)
-	$(CC) $(CFLAGS) $< $(LIBDIR)/libnegsync.a $(STATIC_DEPS) -o $@
+$(BUILD)/%: %.c $(C_HEADERS) $(RELDIR)/libnegsync.a | $(BUILD)
+	$(CC) $(CFLAGS) $< $(RELDIR)/libnegsync.a $(STATIC_DEPS) -o $@
 
-$(BUILD)/%.shared: %.c $(C_HEADERS) $(LIBDIR)/libnegsync.so | $(BUILD)
-	$(CC) $(CFLAGS) $< -L$(LIBDIR) -lnegsync -Wl,-rpath,$(abspath $(LIBDIR)) -o $@
+$(BUILD)/%.shared: %.c $(C_HEADERS) $(RELDIR)/libnegsync.so | $(BUILD)
+	$(CC) $(CFLAGS) $< -L$(RELDIR) -lnegsync -Wl,-rpath,$(abspath $(RELDIR)) -o $@
 
 # ...and once more with the sanitizers (see SANITIZE), against libnegsync.so.
-$(BUILD)/%.asan: %.c $(C_HEADERS) $(LIBDIR)/libnegsync.so | $(BUILD)
-	$(CC) $(CFLAGS) $(SANITIZE) $< -L$(LIBDIR) -lnegsync -Wl,-rpath,$(abspath $(LIBDIR)) -o $@
+$(BUILD)/%.asan: %.c $(C_HEADERS) $(RELDIR)/libnegsync.so | $(BUILD)
+	$(CC) $(CFLAGS) $(SANITIZE) $< -L$(RELDIR) -lnegsync -Wl,-rpath,$(abspath $(RELDIR)) -o $@
 
 # test_concurrency runs POSIX threads.
 $(BUILD)/test_concurrency $(BUILD)/test_concurrency.shared $(BUILD)/test_concurrency.asan: CFLAGS += -pthread
@@ -125,8 +192,47 @@ c-asan: c-asan-build
 	    > $(BUILD)/$$p.asan.log 2>&1 || { cat $(BUILD)/$$p.asan.log; exit 1; }; \
 	done
 
+# ---- C++: include/negsync.hpp -----------------------------------------------------------------
+# The wrapper's tests and example, linked against libnegsync.so, run plain and with ASan+UBSan.
+CXX17FLAGS := -std=c++17 -Wall -Wextra -Wpedantic -Werror -O1 -g -Iinclude
+CPP_PROGRAMS := $(BUILD)/cpp_test_wrapper $(BUILD)/cpp_two_peers
+CPP_DEPS := include/negsync.h include/negsync.hpp $(RELDIR)/libnegsync.so | $(BUILD)
+
+$(BUILD)/cpp_test_wrapper: bindings/cpp/tests/test_wrapper.cpp $(CPP_DEPS)
+	$(CXX) $(CXX17FLAGS) $< -L$(RELDIR) -lnegsync -Wl,-rpath,$(abspath $(RELDIR)) -o $@
+$(BUILD)/cpp_two_peers: bindings/cpp/examples/two_peers.cpp $(CPP_DEPS)
+	$(CXX) $(CXX17FLAGS) $< -L$(RELDIR) -lnegsync -Wl,-rpath,$(abspath $(RELDIR)) -o $@
+$(BUILD)/cpp_test_wrapper.asan: bindings/cpp/tests/test_wrapper.cpp $(CPP_DEPS)
+	$(CXX) $(CXX17FLAGS) $(SANITIZE) $< -L$(RELDIR) -lnegsync -Wl,-rpath,$(abspath $(RELDIR)) -o $@
+$(BUILD)/cpp_two_peers.asan: bindings/cpp/examples/two_peers.cpp $(CPP_DEPS)
+	$(CXX) $(CXX17FLAGS) $(SANITIZE) $< -L$(RELDIR) -lnegsync -Wl,-rpath,$(abspath $(RELDIR)) -o $@
+
+.PHONY: cpp-tests header-symbols
+cpp-tests: lib $(CPP_PROGRAMS) $(addsuffix .asan,$(CPP_PROGRAMS))
+	@set -e; for p in $(CPP_PROGRAMS); do \
+	  echo "== C++ $$p"; $(RUN) $$p > $$p.log 2>&1 || { cat $$p.log; exit 1; }; \
+	  echo "== C++ ASan+UBSan $$p"; $(ASAN_ENV) $(RUN) $$p.asan > $$p.asan.log 2>&1 || { cat $$p.asan.log; exit 1; }; \
+	done
+
+# Every function the header declares to a host program links against libnegsync.a and
+# libnegsync.so, and the library exports no undeclared negsync_ function (firmware-only functions
+# are declared under NEGSYNC_FIRMWARE only).
+header-symbols: lib | $(BUILD)
+	$(PYTHON) tests/header_symbols.py $(CC) $(RELDIR) $(BUILD)
+
 python-tests: lib
 	$(PYTHON) -m pytest -q bindings/python/tests
+
+# `pip install ./bindings/python` in a fresh venv (build/pyvenv; pip fetches setuptools from PyPI
+# for its isolated build), import and sync from outside the repository, and `pip wheel`'s tag and
+# contents (bindings/python/install_test.sh). After `lib`, so setup.py's cargo build is a no-op.
+.PHONY: python-install python-typecheck
+python-install: lib
+	PYTHON=$(PYTHON) bash bindings/python/install_test.sh
+
+# mypy --strict on the package (it ships py.typed), its examples and its tests.
+python-typecheck:
+	cd bindings/python && $(PYTHON) -m mypy --strict negsync examples tests
 
 examples: lib $(BUILD)/two_peers $(BUILD)/two_peers.shared
 	$(BUILD)/two_peers > /dev/null
@@ -138,7 +244,7 @@ examples: lib $(BUILD)/two_peers $(BUILD)/two_peers.shared
 # (examples/crate_harness.rs), in both roles: contract and version checks, the transcript vectors
 # of tests/vectors/, the frame-cut regressions and 200 seeded random cases (tests/interop/run.py;
 # about a minute on two cores).
-CRATE_HARNESS := $(LIBDIR)/examples/crate_harness
+CRATE_HARNESS := $(RELDIR)/examples/crate_harness
 # Under valgrind the C harness gets a few short sessions, each fed from the driver, never from a
 # terminal: the version exchange, refused input, two frame-limited vectors with C in both roles.
 # valgrind's own failure status is 99, so that a report cannot pass for the harness refusing bad
@@ -201,6 +307,7 @@ bench-profile: bench-programs
 
 bench-programs: lib | $(BUILD)
 	mkdir -p $(BENCH_LIB_DIR)
-	cp $(LIBDIR)/libnegsync.so $(BENCH_LIB_DIR)/
+	cp $(RELDIR)/libnegsync.so $(BENCH_LIB_DIR)/
+	ln -sf libnegsync.so $(BENCH_LIB_DIR)/$(SONAME)
 	$(CC) $(BENCH_CFLAGS) bindings/c/bench/bench.c -L$(BENCH_LIB_DIR) -lnegsync \
 	  -Wl,-rpath,$(abspath $(BENCH_LIB_DIR)) -o $(BUILD)/negsync_bench

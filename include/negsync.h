@@ -21,6 +21,10 @@
  *   panic = "abort" aborts instead).
  * - Deliver each message whole (frame it on your transport): a message cut inside a field is
  *   refused, but one cut exactly between two ranges reads as a shorter valid message.
+ * - Functions returning a negsync_result are NEGSYNC_NODISCARD: ignoring the result warns.
+ * - The firmware library (feature c-runtime) has two more functions, negsync_set_allocator and
+ *   negsync_set_panic_hook, declared only when NEGSYNC_FIRMWARE is defined before this header.
+ * - C++17: include/negsync.hpp wraps this header in RAII classes.
  */
 
 
@@ -32,6 +36,23 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+/**
+ * Marks the functions whose result must not be ignored (every one returning a negsync_result):
+ * [[nodiscard]] in C++17 and C23, warn_unused_result under GCC and Clang, nothing elsewhere.
+ * Define it yourself (even as empty) before including this header to override it.
+ */
+#ifndef NEGSYNC_NODISCARD
+#if defined(__cplusplus) && (__cplusplus >= 201703L || (defined(_MSVC_LANG) && _MSVC_LANG >= 201703L))
+#define NEGSYNC_NODISCARD [[nodiscard]]
+#elif !defined(__cplusplus) && defined(__STDC_VERSION__) && __STDC_VERSION__ >= 202311L
+#define NEGSYNC_NODISCARD [[nodiscard]]
+#elif defined(__GNUC__) || defined(__clang__)
+#define NEGSYNC_NODISCARD __attribute__((warn_unused_result))
+#else
+#define NEGSYNC_NODISCARD
+#endif
+#endif
+
 
 /**
  * Bytes in a peer ID (an iroh EndpointId, or any 32-byte name the application gives peers).
@@ -258,27 +279,35 @@ typedef struct negsync_manager_stats {
   uint64_t live;
 } negsync_manager_stats;
 
+#if (!defined(NEGSYNC_FEATURE_STD) && defined(NEGSYNC_FIRMWARE))
 /**
  * Allocates `size` bytes aligned for any C object, or returns NULL (like `malloc`).
  */
 typedef void *(*negsync_malloc_fn)(size_t size);
+#endif
 
+#if (!defined(NEGSYNC_FEATURE_STD) && defined(NEGSYNC_FIRMWARE))
 /**
  * Resizes a block from the malloc function, or returns NULL leaving it intact (like `realloc`).
  */
 typedef void *(*negsync_realloc_fn)(void *block,
                                     size_t size);
+#endif
 
+#if (!defined(NEGSYNC_FEATURE_STD) && defined(NEGSYNC_FIRMWARE))
 /**
  * Frees a block from the malloc or realloc function (like `free`).
  */
 typedef void (*negsync_free_fn)(void *block);
+#endif
 
+#if (!defined(NEGSYNC_FEATURE_STD) && defined(NEGSYNC_FIRMWARE))
 /**
  * Told why negsync panicked: `message` is `length` bytes, not NUL-terminated. Must not return.
  */
 typedef void (*negsync_panic_fn)(const char *message,
                                  size_t length);
+#endif
 
 /**
  * A session's counters, copied out by `negsync_session_get_stats`.
@@ -385,6 +414,7 @@ extern "C" {
  * # Safety
  * `session` is NULL or a live session used by no other thread during the call.
  */
+NEGSYNC_NODISCARD
 negsync_result negsync_debug_panic(struct negsync_session *session);
 
 /**
@@ -396,6 +426,7 @@ negsync_result negsync_debug_panic(struct negsync_session *session);
  * # Safety
  * `key` points to `key_len` readable bytes; `out_id` to 32 writable bytes.
  */
+NEGSYNC_NODISCARD
 negsync_result negsync_id_for_key(const uint8_t *key,
                                   size_t key_len,
                                   uint8_t *out_id);
@@ -410,6 +441,7 @@ negsync_result negsync_id_for_key(const uint8_t *key,
  * # Safety
  * `key` and `version` point to that many readable bytes; `out_id` to 32 writable bytes.
  */
+NEGSYNC_NODISCARD
 negsync_result negsync_id_for_version(const uint8_t *key,
                                       size_t key_len,
                                       const uint8_t *version,
@@ -422,6 +454,7 @@ negsync_result negsync_id_for_version(const uint8_t *key,
  * # Safety
  * `out` points to a writable `negsync_limits`.
  */
+NEGSYNC_NODISCARD
 negsync_result negsync_limits_default(struct negsync_limits *out);
 
 /**
@@ -432,6 +465,7 @@ negsync_result negsync_limits_default(struct negsync_limits *out);
  * # Safety
  * `session` is a live session used by no other thread; `limits` points to a readable struct.
  */
+NEGSYNC_NODISCARD
 negsync_result negsync_session_set_limits(struct negsync_session *session,
                                           const struct negsync_limits *limits);
 
@@ -441,6 +475,7 @@ negsync_result negsync_session_set_limits(struct negsync_session *session,
  * # Safety
  * `session` is a live session; `out` points to a writable `negsync_limits`.
  */
+NEGSYNC_NODISCARD
 negsync_result negsync_session_get_limits(const struct negsync_session *session,
                                           struct negsync_limits *out);
 
@@ -450,6 +485,7 @@ negsync_result negsync_session_get_limits(const struct negsync_session *session,
  * # Safety
  * `out` points to a writable `negsync_manager_config`.
  */
+NEGSYNC_NODISCARD
 negsync_result negsync_manager_config_default(struct negsync_manager_config *out);
 
 /**
@@ -460,6 +496,7 @@ negsync_result negsync_manager_config_default(struct negsync_manager_config *out
  * # Safety
  * `set` is a live set; `config` points to a readable config; `out` to storage for one pointer.
  */
+NEGSYNC_NODISCARD
 negsync_result negsync_manager_new(const struct negsync_set *set,
                                    const struct negsync_manager_config *config,
                                    struct negsync_manager **out);
@@ -472,6 +509,7 @@ negsync_result negsync_manager_new(const struct negsync_set *set,
  * # Safety
  * `manager` is a live manager; `peer` points to 32 readable bytes; `msg`, `msg_len` are writable.
  */
+NEGSYNC_NODISCARD
 negsync_result negsync_manager_start(struct negsync_manager *manager,
                                      const uint8_t *peer,
                                      uint64_t now,
@@ -490,6 +528,7 @@ negsync_result negsync_manager_start(struct negsync_manager *manager,
  * `manager` is a live manager; `peer` points to 32 readable bytes; `msg` to `msg_len` bytes;
  * `out` to a writable `negsync_handled`.
  */
+NEGSYNC_NODISCARD
 negsync_result negsync_manager_handle(struct negsync_manager *manager,
                                       const uint8_t *peer,
                                       uint32_t direction,
@@ -506,6 +545,7 @@ negsync_result negsync_manager_handle(struct negsync_manager *manager,
  * # Safety
  * `manager` is a live manager; `peer` points to 32 readable bytes; `closed` is writable.
  */
+NEGSYNC_NODISCARD
 negsync_result negsync_manager_close(struct negsync_manager *manager,
                                      const uint8_t *peer,
                                      uint32_t direction,
@@ -518,6 +558,7 @@ negsync_result negsync_manager_close(struct negsync_manager *manager,
  * # Safety
  * `manager` is a live manager; `expired` is writable.
  */
+NEGSYNC_NODISCARD
 negsync_result negsync_manager_expire(struct negsync_manager *manager,
                                       uint64_t now,
                                       size_t *expired);
@@ -528,6 +569,7 @@ negsync_result negsync_manager_expire(struct negsync_manager *manager,
  * # Safety
  * `manager` is a live manager; `out` points to a writable `negsync_manager_stats`.
  */
+NEGSYNC_NODISCARD
 negsync_result negsync_manager_get_stats(const struct negsync_manager *manager,
                                          struct negsync_manager_stats *out);
 
@@ -554,32 +596,39 @@ void negsync_manager_free(struct negsync_manager *manager);
  */
 const char *negsync_result_str(negsync_result result);
 
+#if (!defined(NEGSYNC_FEATURE_STD) && defined(NEGSYNC_FIRMWARE))
 /**
  * Routes every allocation negsync makes to the given functions instead of the C library's
  * `malloc`/`realloc`/`free` (to a dedicated heap, or to count bytes). Call it before any other
  * negsync function, or after freeing every negsync object: a block must be freed by the
  * allocator that made it. All three must be given, or all three NULL to return to the defaults;
  * `NEGSYNC_NULL_PARAMETER` (and nothing changed) when only some are. Firmware build only
- * (`c-runtime`).
+ * (`c-runtime`): declared when the includer defines `NEGSYNC_FIRMWARE`.
  *
  * # Safety
  * The functions behave like `malloc`, `realloc` and `free` and may be called from any thread that
  * uses negsync.
  */
+NEGSYNC_NODISCARD
 negsync_result negsync_set_allocator(negsync_malloc_fn malloc_fn,
                                      negsync_realloc_fn realloc_fn,
                                      negsync_free_fn free_fn);
+#endif
 
+#if (!defined(NEGSYNC_FEATURE_STD) && defined(NEGSYNC_FIRMWARE))
 /**
  * Sets the function a panic inside negsync calls (NULL: none). Without std a panic cannot be
  * turned into `NEGSYNC_PANIC`: negsync calls the hook with the panic message, and if the hook
- * returns, calls `abort()`. Firmware build only (`c-runtime`).
+ * returns, calls `abort()`. Firmware build only (`c-runtime`): declared when the includer
+ * defines `NEGSYNC_FIRMWARE`.
  *
  * # Safety
  * `hook` never returns into negsync (it resets the device, or loops); it may be called from any
  * thread that uses negsync.
  */
+NEGSYNC_NODISCARD
 negsync_result negsync_set_panic_hook(negsync_panic_fn hook);
+#endif
 
 /**
  * Creates a session over a snapshot of `set` taken now, in `*out`; later changes to the set do
@@ -592,6 +641,7 @@ negsync_result negsync_set_panic_hook(negsync_panic_fn hook);
  * # Safety
  * `set` is a live set; `out` points to writable storage for one pointer.
  */
+NEGSYNC_NODISCARD
 negsync_result negsync_session_new(const struct negsync_set *set,
                                    uint64_t frame_size_limit,
                                    struct negsync_session **out);
@@ -605,6 +655,7 @@ negsync_result negsync_session_new(const struct negsync_set *set,
  * # Safety
  * `set` is a live set; `out` points to writable storage for one pointer.
  */
+NEGSYNC_NODISCARD
 negsync_result negsync_session_new_window(const struct negsync_set *set,
                                           uint64_t from,
                                           uint64_t to,
@@ -619,6 +670,7 @@ negsync_result negsync_session_new_window(const struct negsync_set *set,
  * # Safety
  * `session` is a live session; `msg` and `msg_len` point to writable storage.
  */
+NEGSYNC_NODISCARD
 negsync_result negsync_session_initiate(struct negsync_session *session,
                                         const uint8_t **msg,
                                         size_t *msg_len);
@@ -643,6 +695,7 @@ negsync_result negsync_session_initiate(struct negsync_session *session,
  * `session` is a live session; `msg` points to `msg_len` readable bytes; the out-parameters
  * point to writable storage.
  */
+NEGSYNC_NODISCARD
 negsync_result negsync_session_reconcile(struct negsync_session *session,
                                          const uint8_t *msg,
                                          size_t msg_len,
@@ -661,6 +714,7 @@ negsync_result negsync_session_reconcile(struct negsync_session *session,
  * # Safety
  * `session` is a live session; `ids` and `count` point to writable storage.
  */
+NEGSYNC_NODISCARD
 negsync_result negsync_session_have_ids(const struct negsync_session *session,
                                         const uint8_t **ids,
                                         size_t *count);
@@ -672,6 +726,7 @@ negsync_result negsync_session_have_ids(const struct negsync_session *session,
  * # Safety
  * `session` is a live session; `ids` and `count` point to writable storage.
  */
+NEGSYNC_NODISCARD
 negsync_result negsync_session_need_ids(const struct negsync_session *session,
                                         const uint8_t **ids,
                                         size_t *count);
@@ -711,6 +766,7 @@ void negsync_session_free(struct negsync_session *session);
  * # Safety
  * `out` points to writable storage for one pointer.
  */
+NEGSYNC_NODISCARD
 negsync_result negsync_set_new(struct negsync_set **out);
 
 /**
@@ -722,6 +778,7 @@ negsync_result negsync_set_new(struct negsync_set **out);
  * # Safety
  * `set` is a live set from `negsync_set_new`; `id` points to 32 readable bytes.
  */
+NEGSYNC_NODISCARD
 negsync_result negsync_set_insert(struct negsync_set *set,
                                   uint64_t timestamp,
                                   const uint8_t *id);
@@ -735,6 +792,7 @@ negsync_result negsync_set_insert(struct negsync_set *set,
  * # Safety
  * `timestamps` points to `count` uint64_t, `ids` to `count * 32` readable bytes.
  */
+NEGSYNC_NODISCARD
 negsync_result negsync_set_insert_many(struct negsync_set *set,
                                        const uint64_t *timestamps,
                                        const uint8_t *ids,
@@ -747,6 +805,7 @@ negsync_result negsync_set_insert_many(struct negsync_set *set,
  * # Safety
  * `set` is a live set; `id` points to 32 readable bytes.
  */
+NEGSYNC_NODISCARD
 negsync_result negsync_set_remove(struct negsync_set *set,
                                   uint64_t timestamp,
                                   const uint8_t *id);
@@ -775,8 +834,49 @@ void negsync_set_free(struct negsync_set *set);
  * # Safety
  * `set` is a live set.
  */
+NEGSYNC_NODISCARD
 negsync_result negsync_set_reserve(struct negsync_set *set,
                                    size_t count);
+
+/**
+ * Whether the set holds exactly this item (this timestamp with this ID), in `*out`. `id` points
+ * to NEGSYNC_ID_SIZE bytes, read during the call. Thread-safe.
+ *
+ * # Safety
+ * `set` is a live set; `id` points to 32 readable bytes; `out` points to writable storage for one
+ * bool.
+ */
+NEGSYNC_NODISCARD
+negsync_result negsync_set_contains(const struct negsync_set *set,
+                                    uint64_t timestamp,
+                                    const uint8_t *id,
+                                    bool *out);
+
+/**
+ * Copies items out of the set, in protocol order (ascending timestamp, then ID), into the
+ * caller's buffers: item `start + i` goes to `timestamps[i]` and the 32 bytes at `ids + 32 * i`,
+ * for i below `capacity`. `*copied` receives the number of items copied
+ * (`min(capacity, total - start)`, 0 when `start >= total`) and `*total` the number of items in
+ * the set at the time of the call: all items come from one consistent state of the set, so a
+ * caller that wants the whole set passes `start = 0` and a capacity of `negsync_set_len()`, and
+ * calls again with larger buffers if `*total` came back larger (another thread inserted
+ * meanwhile). `timestamps` and `ids` may be NULL only when `capacity` is 0 (to learn the total);
+ * `timestamps` need not be aligned. Nothing is allocated for the caller; the set is not changed.
+ * `NEGSYNC_INVALID_ARGUMENT` if `capacity * 32` overflows size_t. Out-parameters are written only
+ * on success. Thread-safe.
+ *
+ * # Safety
+ * `set` is a live set; `timestamps` points to `capacity` writable uint64_t (8 bytes each), `ids`
+ * to `capacity * 32` writable bytes; `copied` and `total` to writable size_t.
+ */
+NEGSYNC_NODISCARD
+negsync_result negsync_set_copy_items(const struct negsync_set *set,
+                                      size_t start,
+                                      uint64_t *timestamps,
+                                      uint8_t *ids,
+                                      size_t capacity,
+                                      size_t *copied,
+                                      size_t *total);
 
 /**
  * Copies the session's counters to `*out`. Reading does not change the session.
@@ -784,6 +884,7 @@ negsync_result negsync_set_reserve(struct negsync_set *set,
  * # Safety
  * `session` is a live session; `out` points to a writable `negsync_session_stats`.
  */
+NEGSYNC_NODISCARD
 negsync_result negsync_session_get_stats(const struct negsync_session *session,
                                          struct negsync_session_stats *out);
 

@@ -13,6 +13,7 @@ use crate::Error;
 ///
 /// # Safety
 /// `session` is NULL or a live session used by no other thread during the call.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn negsync_debug_panic(session: *mut negsync_session) -> negsync_result {
     match unsafe { session.as_mut() } {

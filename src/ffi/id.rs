@@ -11,6 +11,7 @@ use crate::{id_for_key, id_for_version};
 ///
 /// # Safety
 /// `key` points to `key_len` readable bytes; `out_id` to 32 writable bytes.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn negsync_id_for_key(
     key: *const u8,
@@ -33,6 +34,7 @@ pub unsafe extern "C" fn negsync_id_for_key(
 ///
 /// # Safety
 /// `key` and `version` point to that many readable bytes; `out_id` to 32 writable bytes.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn negsync_id_for_version(
     key: *const u8,

@@ -47,6 +47,7 @@ impl TryFrom<&negsync_limits> for Limits {
 ///
 /// # Safety
 /// `out` points to a writable `negsync_limits`.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn negsync_limits_default(out: *mut negsync_limits) -> negsync_result {
     guard(|| {
@@ -62,6 +63,7 @@ pub unsafe extern "C" fn negsync_limits_default(out: *mut negsync_limits) -> neg
 ///
 /// # Safety
 /// `session` is a live session used by no other thread; `limits` points to a readable struct.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn negsync_session_set_limits(
     session: *mut negsync_session,
@@ -80,6 +82,7 @@ pub unsafe extern "C" fn negsync_session_set_limits(
 ///
 /// # Safety
 /// `session` is a live session; `out` points to a writable `negsync_limits`.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn negsync_session_get_limits(
     session: *const negsync_session,

@@ -182,6 +182,7 @@ impl Handle for negsync_manager {
 ///
 /// # Safety
 /// `out` points to a writable `negsync_manager_config`.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn negsync_manager_config_default(
     out: *mut negsync_manager_config,
@@ -199,6 +200,7 @@ pub unsafe extern "C" fn negsync_manager_config_default(
 ///
 /// # Safety
 /// `set` is a live set; `config` points to a readable config; `out` to storage for one pointer.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn negsync_manager_new(
     set: *const negsync_set,
@@ -230,6 +232,7 @@ pub unsafe extern "C" fn negsync_manager_new(
 ///
 /// # Safety
 /// `manager` is a live manager; `peer` points to 32 readable bytes; `msg`, `msg_len` are writable.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn negsync_manager_start(
     manager: *mut negsync_manager,
@@ -261,6 +264,7 @@ pub unsafe extern "C" fn negsync_manager_start(
 /// # Safety
 /// `manager` is a live manager; `peer` points to 32 readable bytes; `msg` to `msg_len` bytes;
 /// `out` to a writable `negsync_handled`.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn negsync_manager_handle(
     manager: *mut negsync_manager,
@@ -312,6 +316,7 @@ fn lend_bytes(bytes: &[u8]) -> *const u8 {
 ///
 /// # Safety
 /// `manager` is a live manager; `peer` points to 32 readable bytes; `closed` is writable.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn negsync_manager_close(
     manager: *mut negsync_manager,
@@ -336,6 +341,7 @@ pub unsafe extern "C" fn negsync_manager_close(
 ///
 /// # Safety
 /// `manager` is a live manager; `expired` is writable.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn negsync_manager_expire(
     manager: *mut negsync_manager,
@@ -354,6 +360,7 @@ pub unsafe extern "C" fn negsync_manager_expire(
 ///
 /// # Safety
 /// `manager` is a live manager; `out` points to a writable `negsync_manager_stats`.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn negsync_manager_get_stats(
     manager: *const negsync_manager,

@@ -34,8 +34,9 @@ pub use session::{
     negsync_session_new, negsync_session_reconcile,
 };
 pub use set::{
-    negsync_set, negsync_set_free, negsync_set_insert, negsync_set_insert_many, negsync_set_len,
-    negsync_set_new, negsync_set_remove, negsync_set_reserve,
+    negsync_set, negsync_set_contains, negsync_set_copy_items, negsync_set_free,
+    negsync_set_insert, negsync_set_insert_many, negsync_set_len, negsync_set_new,
+    negsync_set_remove, negsync_set_reserve,
 };
 pub use stats::*;
 pub use version::*;

@@ -37,11 +37,12 @@ static PANIC_HOOK: AtomicUsize = AtomicUsize::new(0);
 /// negsync function, or after freeing every negsync object: a block must be freed by the
 /// allocator that made it. All three must be given, or all three NULL to return to the defaults;
 /// `NEGSYNC_NULL_PARAMETER` (and nothing changed) when only some are. Firmware build only
-/// (`c-runtime`).
+/// (`c-runtime`): declared when the includer defines `NEGSYNC_FIRMWARE`.
 ///
 /// # Safety
 /// The functions behave like `malloc`, `realloc` and `free` and may be called from any thread that
 /// uses negsync.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn negsync_set_allocator(
     malloc_fn: negsync_malloc_fn,
@@ -60,11 +61,13 @@ pub unsafe extern "C" fn negsync_set_allocator(
 
 /// Sets the function a panic inside negsync calls (NULL: none). Without std a panic cannot be
 /// turned into `NEGSYNC_PANIC`: negsync calls the hook with the panic message, and if the hook
-/// returns, calls `abort()`. Firmware build only (`c-runtime`).
+/// returns, calls `abort()`. Firmware build only (`c-runtime`): declared when the includer
+/// defines `NEGSYNC_FIRMWARE`.
 ///
 /// # Safety
 /// `hook` never returns into negsync (it resets the device, or loops); it may be called from any
 /// thread that uses negsync.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn negsync_set_panic_hook(hook: negsync_panic_fn) -> negsync_result {
     PANIC_HOOK.store(hook.map_or(0, |f| f as usize), Ordering::SeqCst);

@@ -45,6 +45,7 @@ impl Handle for negsync_session {
 ///
 /// # Safety
 /// `set` is a live set; `out` points to writable storage for one pointer.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn negsync_session_new(
     set: *const negsync_set,
@@ -65,6 +66,7 @@ pub unsafe extern "C" fn negsync_session_new(
 ///
 /// # Safety
 /// `set` is a live set; `out` points to writable storage for one pointer.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn negsync_session_new_window(
     set: *const negsync_set,
@@ -105,6 +107,7 @@ unsafe fn new_session(
 ///
 /// # Safety
 /// `session` is a live session; `msg` and `msg_len` point to writable storage.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn negsync_session_initiate(
     session: *mut negsync_session,
@@ -140,6 +143,7 @@ pub unsafe extern "C" fn negsync_session_initiate(
 /// # Safety
 /// `session` is a live session; `msg` points to `msg_len` readable bytes; the out-parameters
 /// point to writable storage.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn negsync_session_reconcile(
     session: *mut negsync_session,
@@ -208,6 +212,7 @@ unsafe fn lend_ids(
 ///
 /// # Safety
 /// `session` is a live session; `ids` and `count` point to writable storage.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn negsync_session_have_ids(
     session: *const negsync_session,
@@ -222,6 +227,7 @@ pub unsafe extern "C" fn negsync_session_have_ids(
 ///
 /// # Safety
 /// `session` is a live session; `ids` and `count` point to writable storage.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn negsync_session_need_ids(
     session: *const negsync_session,

@@ -3,8 +3,10 @@
 use alloc::boxed::Box;
 use alloc::sync::Arc;
 
-use super::boundary::{borrow, bytes, guard, guard_value, id, u64_array, writable, write};
-use super::result::{NEGSYNC_INVALID_ARGUMENT, negsync_result};
+use super::boundary::{
+    borrow, bytes, guard, guard_value, id, u64_array, writable, write, write_id,
+};
+use super::result::{NEGSYNC_INVALID_ARGUMENT, NEGSYNC_NULL_PARAMETER, negsync_result};
 use crate::{ID_SIZE, ItemSet};
 
 /// A mutable collection of (timestamp, id) items. Internally synchronized: any thread may insert
@@ -20,6 +22,7 @@ pub struct negsync_set {
 ///
 /// # Safety
 /// `out` points to writable storage for one pointer.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn negsync_set_new(out: *mut *mut negsync_set) -> negsync_result {
     guard(|| {
@@ -39,6 +42,7 @@ pub unsafe extern "C" fn negsync_set_new(out: *mut *mut negsync_set) -> negsync_
 ///
 /// # Safety
 /// `set` is a live set from `negsync_set_new`; `id` points to 32 readable bytes.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn negsync_set_insert(
     set: *mut negsync_set,
@@ -61,6 +65,7 @@ pub unsafe extern "C" fn negsync_set_insert(
 ///
 /// # Safety
 /// `timestamps` points to `count` uint64_t, `ids` to `count * 32` readable bytes.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn negsync_set_insert_many(
     set: *mut negsync_set,
@@ -84,6 +89,7 @@ pub unsafe extern "C" fn negsync_set_insert_many(
 ///
 /// # Safety
 /// `set` is a live set; `id` points to 32 readable bytes.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn negsync_set_remove(
     set: *mut negsync_set,
@@ -129,6 +135,7 @@ pub unsafe extern "C" fn negsync_set_free(set: *mut negsync_set) {
 ///
 /// # Safety
 /// `set` is a live set.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn negsync_set_reserve(
     set: *mut negsync_set,
@@ -137,6 +144,84 @@ pub unsafe extern "C" fn negsync_set_reserve(
     guard(|| {
         let set = unsafe { borrow(set) }?;
         set.set.reserve(count);
+        Ok(())
+    })
+}
+
+/// Whether the set holds exactly this item (this timestamp with this ID), in `*out`. `id` points
+/// to NEGSYNC_ID_SIZE bytes, read during the call. Thread-safe.
+///
+/// # Safety
+/// `set` is a live set; `id` points to 32 readable bytes; `out` points to writable storage for one
+/// bool.
+#[must_use]
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn negsync_set_contains(
+    set: *const negsync_set,
+    timestamp: u64,
+    id: *const u8,
+    out: *mut bool,
+) -> negsync_result {
+    guard(|| {
+        let set = unsafe { borrow(set) }?;
+        let id = unsafe { self::id(id) }?;
+        let out = writable(out)?;
+        let found = set.set.contains(timestamp, &id);
+        unsafe { write(out, found) };
+        Ok(())
+    })
+}
+
+/// Copies items out of the set, in protocol order (ascending timestamp, then ID), into the
+/// caller's buffers: item `start + i` goes to `timestamps[i]` and the 32 bytes at `ids + 32 * i`,
+/// for i below `capacity`. `*copied` receives the number of items copied
+/// (`min(capacity, total - start)`, 0 when `start >= total`) and `*total` the number of items in
+/// the set at the time of the call: all items come from one consistent state of the set, so a
+/// caller that wants the whole set passes `start = 0` and a capacity of `negsync_set_len()`, and
+/// calls again with larger buffers if `*total` came back larger (another thread inserted
+/// meanwhile). `timestamps` and `ids` may be NULL only when `capacity` is 0 (to learn the total);
+/// `timestamps` need not be aligned. Nothing is allocated for the caller; the set is not changed.
+/// `NEGSYNC_INVALID_ARGUMENT` if `capacity * 32` overflows size_t. Out-parameters are written only
+/// on success. Thread-safe.
+///
+/// # Safety
+/// `set` is a live set; `timestamps` points to `capacity` writable uint64_t (8 bytes each), `ids`
+/// to `capacity * 32` writable bytes; `copied` and `total` to writable size_t.
+#[must_use]
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn negsync_set_copy_items(
+    set: *const negsync_set,
+    start: usize,
+    timestamps: *mut u64,
+    ids: *mut u8,
+    capacity: usize,
+    copied: *mut usize,
+    total: *mut usize,
+) -> negsync_result {
+    guard(|| {
+        let set = unsafe { borrow(set) }?;
+        let copied = writable(copied)?;
+        let total = writable(total)?;
+        capacity
+            .checked_mul(ID_SIZE)
+            .ok_or(NEGSYNC_INVALID_ARGUMENT)?;
+        if capacity > 0 && (timestamps.is_null() || ids.is_null()) {
+            return Err(NEGSYNC_NULL_PARAMETER);
+        }
+        let snapshot = set.set.snapshot();
+        let items = snapshot.items().get(start..).unwrap_or(&[]);
+        let items = &items[..items.len().min(capacity)];
+        for (i, item) in items.iter().enumerate() {
+            // SAFETY: i < capacity, and the caller gave room for `capacity` items in both.
+            unsafe {
+                timestamps.add(i).write_unaligned(item.timestamp);
+                write_id(ids.add(i * ID_SIZE), &item.id);
+            }
+        }
+        unsafe {
+            write(copied, items.len());
+            write(total, snapshot.len());
+        }
         Ok(())
     })
 }

@@ -38,6 +38,7 @@ pub struct negsync_session_stats {
 ///
 /// # Safety
 /// `session` is a live session; `out` points to a writable `negsync_session_stats`.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn negsync_session_get_stats(
     session: *const negsync_session,

@@ -122,10 +122,11 @@ M3=(-mcpu=cortex-m3 -mthumb)
 M4F=(-mcpu=cortex-m4 -mthumb -mfpu=fpv4-sp-d16 -mfloat-abi=hard)
 # The C library (and aeabi_mem.c) before libnegsync.a, so that Rust uses the C library's
 # memcpy/memmove/memset instead of bringing its own copies (docs/firmware.md).
+# NEGSYNC_FIRMWARE: the header declares the c-runtime functions (negsync_set_allocator, ...).
 link_image() { # board, rust target, compiler flags...
   local board=$1 target=$2
   shift 2
-  arm-none-eabi-gcc "$@" "${CFLAGS[@]}" -DBOARD="\"$board\"" \
+  arm-none-eabi-gcc "$@" "${CFLAGS[@]}" -DNEGSYNC_FIRMWARE -DBOARD="\"$board\"" \
     --specs=nano.specs -nostartfiles -L "$FW" -T "$FW/$board.ld" \
     -Wl,--gc-sections -Wl,--no-warn-execstack -Wl,-Map="$OUT/$board.map" \
     "$FW/main.c" "$FW/startup.c" "$FW/syscalls.c" "$FW/aeabi_mem.c" \

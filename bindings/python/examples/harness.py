@@ -24,6 +24,7 @@ import array
 import os
 import sys
 from pathlib import Path
+from typing import List, Optional
 
 # Lets the harness run straight from a checkout: the package sits next to this directory.
 _SOURCE_TREE = Path(__file__).resolve().parent.parent
@@ -40,7 +41,7 @@ class HarnessError(Exception):
     """A line the harness cannot act on."""
 
 
-def parse_u64(text, what):
+def parse_u64(text: bytes, what: str) -> int:
     """Digits only (int() would also take a sign, spaces and underscores)."""
     if not text or not _DIGITS.issuperset(text):
         raise HarnessError(f"{what} is not a decimal number")
@@ -50,7 +51,7 @@ def parse_u64(text, what):
     return value
 
 
-def decode_hex(text, what):
+def decode_hex(text: bytes, what: str) -> bytes:
     if len(text) % 2 != 0:
         raise HarnessError(f"{what}: odd number of hex digits ({len(text)})")
     # bytes.fromhex would skip spaces; the protocol has none.
@@ -60,18 +61,18 @@ def decode_hex(text, what):
 
 
 class Harness:
-    def __init__(self, frame_size_limit):
+    def __init__(self, frame_size_limit: int) -> None:
         self.frame_size_limit = frame_size_limit
         # Items are gathered here and added in one insert_many call at seal.
-        self.timestamps = array.array("Q")
-        self.ids = bytearray()
-        self.session = None
+        self.timestamps: Optional["array.array[int]"] = array.array("Q")
+        self.ids: Optional[bytearray] = bytearray()
+        self.session: Optional[negsync.Session] = None
         self.initiated = False
         # negsync accumulates have/need over all rounds; each round prints only what it added.
         self.have_printed = 0
         self.need_printed = 0
 
-    def run_line(self, line):
+    def run_line(self, line: bytes) -> str:
         """Returns the output of one input line (printed only once the line has succeeded)."""
         if not line:
             return ""
@@ -90,8 +91,8 @@ class Harness:
             + repr(line[:80].decode("ascii", "replace"))
         )
 
-    def item(self, timestamp_text, id_hex):
-        if self.session is not None:
+    def item(self, timestamp_text: bytes, id_hex: bytes) -> str:
+        if self.session is not None or self.ids is None or self.timestamps is None:
             raise HarnessError("item after seal")
         timestamp = parse_u64(timestamp_text, "timestamp")
         if len(id_hex) != 2 * negsync.NEGSYNC_ID_SIZE:
@@ -100,8 +101,8 @@ class Harness:
         self.timestamps.append(timestamp)
         return ""
 
-    def seal(self):
-        if self.session is not None:
+    def seal(self) -> str:
+        if self.session is not None or self.ids is None or self.timestamps is None:
             raise HarnessError("seal twice")
         with negsync.ItemSet() as item_set:
             item_set.insert_many(self.timestamps, self.ids)
@@ -109,25 +110,25 @@ class Harness:
         self.timestamps, self.ids = None, None
         return ""
 
-    def live_session(self):
+    def live_session(self) -> negsync.Session:
         if self.session is None:
             raise HarnessError("the set is not sealed yet")
         return self.session
 
-    def check_frame_limit(self, message):
+    def check_frame_limit(self, message: bytes) -> None:
         if self.frame_size_limit and len(message) > self.frame_size_limit:
             raise HarnessError(
                 f"our message of {len(message)} bytes exceeds FRAMESIZELIMIT "
                 f"{self.frame_size_limit}"
             )
 
-    def initiate(self):
+    def initiate(self) -> str:
         message = self.live_session().initiate()
         self.initiated = True
         self.check_frame_limit(message)
         return f"msg,{message.hex()}\n"
 
-    def message(self, hex_text):
+    def message(self, hex_text: bytes) -> str:
         session = self.live_session()
         reply = session.reconcile(decode_hex(hex_text, "message"))
         if not self.initiated:
@@ -140,7 +141,7 @@ class Harness:
         # The lists are fetched whole, so only when the counts say that this round added to them:
         # a frame-limited exchange may take hundreds of rounds that each find nothing.
         stats = session.stats
-        lines = []
+        lines: List[str] = []
         if stats.have_count > self.have_printed:
             lines += [f"have,{id.hex()}\n" for id in session.have_ids[self.have_printed :]]
             self.have_printed = stats.have_count
@@ -151,7 +152,7 @@ class Harness:
         return "".join(lines)
 
 
-def frame_size_limit_from_environment():
+def frame_size_limit_from_environment() -> int:
     text = os.environ.get("FRAMESIZELIMIT", "")
     if not text:
         return 0
@@ -165,7 +166,7 @@ def frame_size_limit_from_environment():
     return limit
 
 
-def main():
+def main() -> int:
     if len(sys.argv) > 1:
         print(f"usage: {sys.argv[0]} < commands (see the module docstring)", file=sys.stderr)
         return 2

@@ -10,6 +10,7 @@ forth until Alice's session has nothing more to send. Then Alice knows what she 
 and what she must fetch from him; Bob's lists are the same two, seen from his side.
 """
 
+from typing import Dict, List, Optional, Sequence, Tuple
 import sys
 from pathlib import Path
 
@@ -20,17 +21,19 @@ if (_SOURCE_TREE / "negsync" / "__init__.py").is_file():
 
 import negsync  # noqa: E402
 
+Document = Tuple[int, bytes, str]
+
 FRAME_SIZE_LIMIT = 4096  # the smallest the protocol allows; bigger differences take more rounds
 SHARED_READINGS = 3000
 EPOCH = 1_700_000_000
 
 
-def document(key, version, timestamp):
+def document(key: str, version: str, timestamp: int) -> Document:
     """A document as the set sees it: (timestamp, id), plus its name for printing."""
     return timestamp, negsync.id_for_version(key, version), f"{key} ({version})"
 
 
-def build_peer(name, documents):
+def build_peer(name: str, documents: List[Document]) -> Tuple[negsync.ItemSet, Dict[bytes, str]]:
     """An ItemSet holding the shared sensor readings (inserted in one bulk call) and the
     peer's own documents; also returns id -> printable name for the report."""
     item_set = negsync.ItemSet()
@@ -39,7 +42,7 @@ def build_peer(name, documents):
         [EPOCH + n for n in range(SHARED_READINGS)],
         b"".join(negsync.id_for_version(key, "v1") for key in reading_keys),
     )
-    names = {}
+    names: Dict[bytes, str] = {}
     for timestamp, item_id, label in documents:
         item_set.insert(timestamp, item_id)
         names[item_id] = label
@@ -47,13 +50,13 @@ def build_peer(name, documents):
     return item_set, names
 
 
-def print_ids(title, ids, names):
+def print_ids(title: str, ids: Sequence[bytes], names: Dict[bytes, str]) -> None:
     print(f"{title}: {len(ids)}")
     for item_id in sorted(ids, key=lambda i: names.get(i, "")):
         print(f"    {names.get(item_id, '?'):<32} id {item_id.hex()[:16]}...")
 
 
-def main():
+def main() -> None:
     print(f"negsync {negsync.__version__}\n")
 
     alice_documents = [
@@ -79,11 +82,12 @@ def main():
 
     with alice, bob:
         print(f"Alice initiates; both sides cap messages at {FRAME_SIZE_LIMIT} bytes")
-        to_bob = alice.initiate()
+        to_bob: Optional[bytes] = alice.initiate()
         round_trip = 0
         while to_bob is not None:
             round_trip += 1
             to_alice = bob.reconcile(to_bob)
+            assert to_alice is not None, "a responder always answers"
             print(
                 f"  round trip {round_trip}: Alice -> Bob {len(to_bob):5} bytes, "
                 f"Bob -> Alice {len(to_alice):5} bytes"

@@ -26,16 +26,20 @@ session per 32-byte peer ID, bounded and expiring by the caller's clock::
         manager.expire(now)
 
 The library is looked up in this order: the path in the environment variable
-``NEGSYNC_LIB``; a copy inside this package; this repository's ``target/release`` (what
-``cargo build --release`` writes); ``ctypes.util.find_library("negsync")``.
+``NEGSYNC_LIB``; the copy inside this package (``pip install`` builds and puts it there); this
+repository's ``target/release`` (what ``make lib`` writes; ``cargo build --release`` builds no C
+library); ``ctypes.util.find_library("negsync")``.
 
 Errors: every refusal by the library, and arguments Python can check first, raise
-``NegsyncError`` (``.code`` is one of the ``NEGSYNC_*`` constants). Using a closed ``ItemSet``,
+``NegsyncError`` (``.code`` is one of the ``NEGSYNC_*`` constants), as the subclass for its code:
+``NullParameter``, ``InvalidArgument``, ``MalformedMessage``, ``UnsupportedVersion``,
+``WrongState``, ``LimitExceeded``, ``Panic``, ``Internal``. Using a closed ``ItemSet``,
 ``Session`` or ``SyncManager`` raises ``ValueError``; passing the wrong type raises
 ``TypeError``.
 """
 
 import ctypes
+from typing import Tuple, Union
 
 from . import _ffi
 from .errors import (
@@ -48,7 +52,15 @@ from .errors import (
     NEGSYNC_PANIC,
     NEGSYNC_UNSUPPORTED_VERSION,
     NEGSYNC_WRONG_STATE,
+    Internal,
+    InvalidArgument,
+    LimitExceeded,
+    MalformedMessage,
     NegsyncError,
+    NullParameter,
+    Panic,
+    UnsupportedVersion,
+    WrongState,
 )
 from .session import (
     NEGSYNC_ROLE_INITIATOR,
@@ -96,6 +108,14 @@ __all__ = [
     "Session",
     "Limits",
     "NegsyncError",
+    "NullParameter",
+    "InvalidArgument",
+    "MalformedMessage",
+    "UnsupportedVersion",
+    "WrongState",
+    "LimitExceeded",
+    "Panic",
+    "Internal",
     "id_for_key",
     "id_for_version",
     "result_str",
@@ -120,13 +140,15 @@ __all__ = [
 ]
 
 
-def _utf8_or_bytes(value, where, what):
+def _utf8_or_bytes(
+    value: Union[str, _ffi.BytesLike], where: str, what: str
+) -> Tuple[_ffi.BytesArgument, int, object]:
     if isinstance(value, str):
         value = value.encode("utf-8")
     return _ffi.readable_bytes(value, where, what)
 
 
-def id_for_key(key):
+def id_for_key(key: Union[str, _ffi.BytesLike]) -> bytes:
     """The ID of a document known by its key alone: SHA-256(key), 32 bytes.
 
     ``key`` is bytes-like, or a str (encoded as UTF-8).
@@ -138,7 +160,7 @@ def id_for_key(key):
     return out.raw
 
 
-def id_for_version(key, version):
+def id_for_version(key: Union[str, _ffi.BytesLike], version: Union[str, _ffi.BytesLike]) -> bytes:
     """The ID of one version of a document: SHA-256(u64_le(len(key)) || key || version).
 
     ``version`` is a content hash or the CRDT heads, so a changed document gets a new ID
@@ -156,6 +178,6 @@ def id_for_version(key, version):
     return out.raw
 
 
-def result_str(code):
+def result_str(code: int) -> str:
     """The library's description of a result code (``negsync_result_str``)."""
     return _ffi.result_str(code)

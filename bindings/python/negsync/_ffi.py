@@ -12,8 +12,16 @@ import ctypes.util
 import os
 import sys
 from pathlib import Path
+from typing import Any, Dict, Iterable, List, Optional, Tuple, Union, cast
 
 from .errors import NEGSYNC_INVALID_ARGUMENT, NEGSYNC_OK, NegsyncError
+
+#: What the binding accepts as bytes: bytes, bytearray, memoryview, array, ...
+BytesLike = Union[bytes, bytearray, memoryview, "array.array[int]"]
+#: Timestamps for ItemSet.insert_many: any iterable of ints, or a buffer of native uint64.
+Timestamps = Union[Iterable[int], memoryview, "array.array[int]"]
+#: What may be passed for a `const uint8_t *` (BytesIn) parameter.
+BytesArgument = Union[bytes, "ctypes.Array[ctypes.c_char]", None]
 
 ID_SIZE = 32
 
@@ -24,7 +32,8 @@ HEADER_VERSION = (0, 1, 0)
 UINT64_MAX = 2**64 - 1
 
 PACKAGE_DIR = Path(__file__).resolve().parent
-# bindings/python/negsync -> the repository root, where `make lib` (cargo rustc --release --lib --crate-type cdylib,staticlib) writes.
+# bindings/python/negsync -> the repository root's target/release, where `make lib` writes the
+# library (`cargo build --release` does not: it builds the Rust library only).
 REPO_BUILD_DIR = PACKAGE_DIR.parent.parent.parent / "target" / "release"
 
 if sys.platform == "darwin":
@@ -203,6 +212,15 @@ SIGNATURES = {
     "negsync_set_remove": (Result, [SetPointer, ctypes.c_uint64, BytesIn], CHECKED),
     "negsync_set_reserve": (Result, [SetPointer, ctypes.c_size_t], CHECKED),
     "negsync_set_len": (ctypes.c_size_t, [SetPointer], UNCHECKED),
+    "negsync_set_contains": (
+        Result, [SetPointer, ctypes.c_uint64, BytesIn, ctypes.POINTER(ctypes.c_bool)], CHECKED
+    ),
+    "negsync_set_copy_items": (
+        Result,
+        [SetPointer, ctypes.c_size_t, ctypes.POINTER(ctypes.c_uint64), BytesIn, ctypes.c_size_t,
+         SizeOut, SizeOut],
+        CHECKED,
+    ),
     "negsync_set_free": (None, [SetPointer], UNCHECKED),
     "negsync_version": (ctypes.c_char_p, [], UNCHECKED),
     "negsync_manager_config_default": (
@@ -250,12 +268,12 @@ SIGNATURES = {
 }
 
 
-def library_candidates():
+def library_candidates() -> List[Tuple[str, Union[Path, str, None]]]:
     """The places searched for the library, in order, as (description, path or name) pairs.
 
     NEGSYNC_LIB is handled by the caller: when it is set, nothing else is tried.
     """
-    candidates = [
+    candidates: List[Tuple[str, Union[Path, str, None]]] = [
         ("copy inside the package", PACKAGE_DIR / LIBRARY_FILE_NAME),
         (
             "a repository checkout's `make lib` output (target/release)",
@@ -267,7 +285,7 @@ def library_candidates():
     return candidates
 
 
-def load_library():
+def load_library() -> Tuple[ctypes.CDLL, str]:
     """Loads libnegsync and returns (CDLL, the path or name it was loaded from)."""
     explicit = os.environ.get("NEGSYNC_LIB")
     if explicit:
@@ -298,14 +316,16 @@ def load_library():
     )
 
 
-def raise_on_failure(result, function, arguments):
+def raise_on_failure(result: int, function: Any, arguments: Tuple[Any, ...]) -> int:
     """errcheck for functions that return a negsync_result."""
     if result != NEGSYNC_OK:
         raise error(result, function.__name__)
     return result
 
 
-def raise_on_session_failure(result, function, arguments):
+def raise_on_session_failure(
+    result: int, function: Any, arguments: Tuple[Any, ...]
+) -> int:
     """errcheck for mutating session calls: the session says why in its last_error."""
     if result != NEGSYNC_OK:
         session = arguments[0]
@@ -316,7 +336,9 @@ def raise_on_session_failure(result, function, arguments):
     return result
 
 
-def raise_on_manager_failure(result, function, arguments):
+def raise_on_manager_failure(
+    result: int, function: Any, arguments: Tuple[Any, ...]
+) -> int:
     """errcheck for mutating manager calls: the manager says why in its last_error."""
     if result != NEGSYNC_OK:
         manager = arguments[0]
@@ -327,7 +349,7 @@ def raise_on_manager_failure(result, function, arguments):
     return result
 
 
-def declare(library, location):
+def declare(library: ctypes.CDLL, location: str) -> None:
     """Sets restype, argtypes and errcheck for every function in SIGNATURES."""
     for name, (restype, argtypes, checking) in SIGNATURES.items():
         try:
@@ -347,25 +369,26 @@ def declare(library, location):
             function.errcheck = raise_on_manager_failure
 
 
-def result_str(code):
+def result_str(code: int) -> str:
     """The library's static description of a result code."""
-    return lib.negsync_result_str(code).decode("utf-8", "replace")
+    text: bytes = lib.negsync_result_str(code)
+    return text.decode("utf-8", "replace")
 
 
-def error(code, where, detail=""):
+def error(code: int, where: str, detail: str = "") -> NegsyncError:
     """A NegsyncError whose message says where it happened, what the code means, and why."""
     message = f"{where}: {result_str(code)}"
     if detail:
         message += f" ({detail})"
-    return NegsyncError(code, message, detail)
+    return NegsyncError.for_code(code, message, detail)
 
 
-def invalid_argument(where, detail):
+def invalid_argument(where: str, detail: str) -> NegsyncError:
     """The NegsyncError for an argument Python refuses before the library sees it."""
     return error(NEGSYNC_INVALID_ARGUMENT, where, detail)
 
 
-def check_version(version_text, location):
+def check_version(version_text: str, location: str) -> None:
     """Refuses a library whose ABI may differ from the one SIGNATURES describes."""
     try:
         major, minor = (int(part) for part in version_text.split(".")[:2])
@@ -390,7 +413,7 @@ library_version = lib.negsync_version().decode("ascii", "replace")
 check_version(library_version, library_path)
 
 
-def check_uint64(value, where, what):
+def check_uint64(value: object, where: str, what: str) -> int:
     """Refuses what c_uint64 would silently wrap (negative numbers, 2**64 and above)."""
     if not isinstance(value, int):
         raise TypeError(f"{where}: {what} must be an int, not {type(value).__name__}")
@@ -399,7 +422,7 @@ def check_uint64(value, where, what):
     return value
 
 
-def readable_bytes(data, where, what):
+def readable_bytes(data: object, where: str, what: str) -> Tuple[BytesArgument, int, object]:
     """Lends a bytes-like object to C without copying it when that can be done safely.
 
     Returns (argument for a BytesIn parameter, length in bytes, object to keep alive during
@@ -412,7 +435,8 @@ def readable_bytes(data, where, what):
     if isinstance(data, str):
         raise TypeError(f"{where}: {what} must be bytes-like, not str (encode it first)")
     try:
-        view = memoryview(data)
+        # Anything with the buffer protocol; the TypeError says what is not.
+        view = memoryview(cast(Any, data))
     except TypeError:
         raise TypeError(
             f"{where}: {what} must be bytes-like (bytes, bytearray, memoryview), "
@@ -432,7 +456,7 @@ def readable_bytes(data, where, what):
     return overlay, view.nbytes, overlay
 
 
-def exact_id(data, where, what="id"):
+def exact_id(data: object, where: str, what: str = "id") -> Tuple[BytesArgument, object]:
     """A 32-byte ID as a BytesIn argument, or NegsyncError(NEGSYNC_INVALID_ARGUMENT)."""
     argument, length, keep_alive = readable_bytes(data, where, what)
     if length != ID_SIZE:
@@ -444,7 +468,7 @@ _NATIVE_BYTE_ORDER = "<" if sys.byteorder == "little" else ">"
 _UINT64_ALIGNMENT = ctypes.alignment(ctypes.c_uint64)
 
 
-def _split_format(view):
+def _split_format(view: memoryview) -> Tuple[str, str]:
     """A buffer's struct format as (byte order, type code)."""
     format_text = view.format
     if format_text and format_text[0] in "@=<>!":
@@ -452,13 +476,15 @@ def _split_format(view):
     return "@", format_text
 
 
-def _is_native_uint64_format(view):
+def _is_native_uint64_format(view: memoryview) -> bool:
     byte_order, code = _split_format(view)
     native = byte_order in ("@", "=", _NATIVE_BYTE_ORDER)
     return native and code in ("Q", "L") and view.itemsize == 8
 
 
-def uint64_array(timestamps, where):
+def uint64_array(
+    timestamps: object, where: str
+) -> Tuple[Optional["ctypes.Array[ctypes.c_uint64]"], int, object]:
     """Timestamps as a ctypes uint64 array for one C call: (array or None, count, keep-alive).
 
     A writable, aligned buffer of native unsigned 64-bit integers (``array('Q')``, a numpy
@@ -466,8 +492,9 @@ def uint64_array(timestamps, where):
     ``array('q')``) is converted once with ``array('Q', ...)``. Byte buffers are refused:
     reading ``bytes`` as one timestamp per byte is never what was meant.
     """
+    view: Optional[memoryview]
     try:
-        view = memoryview(timestamps)
+        view = memoryview(cast(Any, timestamps))
     except TypeError:
         view = None
 
@@ -487,7 +514,7 @@ def uint64_array(timestamps, where):
 
     if view is None:
         try:
-            view = memoryview(array.array("Q", timestamps))
+            view = memoryview(array.array("Q", cast(Iterable[int], timestamps)))
         except OverflowError:
             raise invalid_argument(where, "every timestamp must be in 0..2**64-1") from None
 
@@ -507,7 +534,7 @@ def uint64_array(timestamps, where):
     return overlay, count, overlay
 
 
-def borrowed_bytes(pointer, length):
+def borrowed_bytes(pointer: Union[ctypes.c_void_p, int, None], length: int) -> bytes:
     """Copies out a buffer the library lent (valid only until the next call on its handle).
 
     ``pointer`` is a ``c_void_p``, or the address a ``c_void_p`` field of a Structure reads as
@@ -516,10 +543,12 @@ def borrowed_bytes(pointer, length):
     if length == 0:
         return b""
     address = pointer.value if isinstance(pointer, ctypes.c_void_p) else pointer
+    if address is None:
+        raise AssertionError("negsync lent a NULL buffer with a non-zero length")
     return ctypes.string_at(address, length)
 
 
-def borrowed_ids(pointer, count):
+def borrowed_ids(pointer: Union[ctypes.c_void_p, int, None], count: int) -> List[bytes]:
     """Copies out a lent array of ``count`` IDs as a list of 32-byte ``bytes``."""
     blob = borrowed_bytes(pointer, count * ID_SIZE)
     return [blob[start : start + ID_SIZE] for start in range(0, len(blob), ID_SIZE)]

@@ -5,9 +5,10 @@
 import ctypes
 import dataclasses
 import enum
-from typing import List, Optional
+from typing import Any, List, Optional, Tuple, Union
 
 from . import _ffi
+from ._ffi import BytesArgument, BytesLike
 from ._handle import OwnedHandle
 from .session import Limits
 from .set import ItemSet
@@ -33,7 +34,7 @@ INBOUND = Direction.INBOUND
 
 
 
-def _library_default_config():
+def _library_default_config() -> _ffi.ManagerConfigStruct:
     config = _ffi.ManagerConfigStruct()
     _ffi.lib.negsync_manager_config_default(ctypes.byref(config))
     return config
@@ -57,13 +58,13 @@ class ManagerConfig:
     - ``limits``: the ``Limits`` of every session.
     """
 
-    max_sessions: int = _DEFAULT_CONFIG.max_sessions
-    idle_timeout: int = _DEFAULT_CONFIG.idle_timeout
-    frame_size_limit: int = _DEFAULT_CONFIG.frame_size_limit
+    max_sessions: int = int(_DEFAULT_CONFIG.max_sessions)
+    idle_timeout: int = int(_DEFAULT_CONFIG.idle_timeout)
+    frame_size_limit: int = int(_DEFAULT_CONFIG.frame_size_limit)
     limits: Limits = dataclasses.field(default_factory=Limits)
 
     @classmethod
-    def default(cls):
+    def default(cls) -> "ManagerConfig":
         """The library's default configuration (``negsync_manager_config_default``)."""
         config = _library_default_config()
         return cls(
@@ -77,7 +78,7 @@ class ManagerConfig:
             ),
         )
 
-    def _to_struct(self, where):
+    def _to_struct(self, where: str) -> _ffi.ManagerConfigStruct:
         if not isinstance(self.limits, Limits):
             raise TypeError(
                 f"{where}: config.limits must be a negsync.Limits, "
@@ -136,11 +137,11 @@ class Handled:
     need_ids: List[bytes]
 
 
-def _peer_argument(peer, where):
+def _peer_argument(peer: BytesLike, where: str) -> Tuple[BytesArgument, object]:
     return _ffi.exact_id(peer, where, "peer")
 
 
-def _direction_argument(direction, where):
+def _direction_argument(direction: int, where: str) -> int:
     # bool is an int, but True/False for a direction is a mistake, not a choice.
     if isinstance(direction, bool) or not isinstance(direction, int):
         raise TypeError(
@@ -185,7 +186,7 @@ class SyncManager(OwnedHandle):
     _free_function = "negsync_manager_free"
 
 
-    def __init__(self, item_set, config=None):
+    def __init__(self, item_set: ItemSet, config: Optional[ManagerConfig] = None) -> None:
         super().__init__()
         where = "SyncManager"
         if not isinstance(item_set, ItemSet):
@@ -204,7 +205,7 @@ class SyncManager(OwnedHandle):
             )
         self._adopt(handle)
 
-    def start(self, peer, now):
+    def start(self, peer: BytesLike, now: int) -> bytes:
         """Begins a sync toward ``peer`` (32 bytes) at time ``now`` and returns the first
         message to send it (bytes). ``NEGSYNC_WRONG_STATE`` while an outbound sync with that
         peer is already running. When the manager is full, the session idle longest is evicted.
@@ -223,7 +224,7 @@ class SyncManager(OwnedHandle):
             # The library lends the buffer only until the next mutating call on the manager.
             return _ffi.borrowed_bytes(message, length.value)
 
-    def handle(self, peer, direction, message, now):
+    def handle(self, peer: BytesLike, direction: int, message: BytesLike, now: int) -> Handled:
         """Feeds one whole message (bytes-like) from ``peer`` at time ``now`` and returns a
         ``Handled``: the reply to send (or ``None``), whether the session is now over, and
         for an outbound sync that just completed, its have/need IDs.
@@ -255,7 +256,7 @@ class SyncManager(OwnedHandle):
                 need_ids=_ffi.borrowed_ids(out.need_ids, out.need_count),
             )
 
-    def close_session(self, peer, direction):
+    def close_session(self, peer: BytesLike, direction: int) -> bool:
         """Ends the session with ``peer`` in ``direction`` because its stream closed or the
         peer is gone (for an inbound session, also how an exchange ends whose last reply could
         not be known as last). Returns whether there was such a session. (``close()`` frees the
@@ -271,34 +272,34 @@ class SyncManager(OwnedHandle):
         del peer_alive
         return bool(closed.value)
 
-    def expire(self, now):
+    def expire(self, now: int) -> int:
         """Removes every session idle for longer than ``config.idle_timeout`` at time ``now``
         (idle exactly the timeout is kept) and returns how many were removed."""
         _ffi.check_uint64(now, "SyncManager.expire", "now")
         expired = ctypes.c_size_t()
         with self._lock:
             _ffi.lib.negsync_manager_expire(self._live_handle(), now, ctypes.byref(expired))
-        return expired.value
+        return int(expired.value)
 
     @property
-    def stats(self):
+    def stats(self) -> "ManagerStats":
         """A ``ManagerStats`` snapshot of the manager's counters."""
         stats = _ffi.ManagerStatsStruct()
         with self._lock:
             _ffi.lib.negsync_manager_get_stats(self._live_handle(), ctypes.byref(stats))
         return ManagerStats(
-            **{name: getattr(stats, name) for name, _ in _ffi.ManagerStatsStruct._fields_}
+            **{field[0]: getattr(stats, field[0]) for field in _ffi.ManagerStatsStruct._fields_}
         )
 
     @property
-    def last_error(self):
+    def last_error(self) -> str:
         """Why the last ``start``/``handle``/``close_session``/``expire`` failed in
         the library; ``""`` after one that succeeded."""
         with self._lock:
-            text = _ffi.lib.negsync_manager_last_error(self._live_handle())
+            text: bytes = _ffi.lib.negsync_manager_last_error(self._live_handle())
         return text.decode("utf-8", "replace")
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         if self._handle is None:
             return "<negsync.SyncManager closed>"
         return f"<negsync.SyncManager live={self.stats.live}>"

@@ -2,13 +2,15 @@
 
 import ctypes
 import dataclasses
+from typing import Any, Callable, List, Optional, Tuple
 
 from . import _ffi
+from ._ffi import BytesLike
 from ._handle import OwnedHandle
 from .set import ItemSet
 
 
-def _library_default_limits():
+def _library_default_limits() -> _ffi.LimitsStruct:
     limits = _ffi.LimitsStruct()
     _ffi.lib.negsync_limits_default(ctypes.byref(limits))
     return limits
@@ -30,17 +32,17 @@ class Limits:
     - ``max_id_bytes``: the most bytes the have and need lists may hold together (32 per ID).
     """
 
-    max_message_size: int = _DEFAULT_LIMITS.max_message_size
-    max_rounds: int = _DEFAULT_LIMITS.max_rounds
-    max_id_bytes: int = _DEFAULT_LIMITS.max_id_bytes
+    max_message_size: int = int(_DEFAULT_LIMITS.max_message_size)
+    max_rounds: int = int(_DEFAULT_LIMITS.max_rounds)
+    max_id_bytes: int = int(_DEFAULT_LIMITS.max_id_bytes)
 
     @classmethod
-    def default(cls):
+    def default(cls) -> "Limits":
         """The library's default limits (``negsync_limits_default``)."""
         limits = _library_default_limits()
         return cls(limits.max_message_size, limits.max_rounds, limits.max_id_bytes)
 
-    def _to_struct(self, where):
+    def _to_struct(self, where: str) -> _ffi.LimitsStruct:
         values = {}
         for field in dataclasses.fields(self):
             value = getattr(self, field.name)
@@ -77,6 +79,26 @@ class SessionStats:
     need_count: int
 
 
+class _IdCache:
+    """The IDs of one of a session's lists copied out so far. The library's have and need lists
+    only grow, in the order found, and it lends the whole list on every read: so each read copies
+    out only the IDs added since the previous one, and hands out the same tuple while nothing
+    was added."""
+
+    def __init__(self) -> None:
+        self.ids: Tuple[bytes, ...] = ()
+
+    def update(self, lent: ctypes.c_void_p, count: int) -> Tuple[bytes, ...]:
+        known = len(self.ids)
+        if count > known:
+            size = _ffi.ID_SIZE
+            if lent.value is None:
+                raise AssertionError("negsync lent a NULL ID list with a non-zero count")
+            blob = ctypes.string_at(lent.value + known * size, (count - known) * size)
+            self.ids += tuple(blob[start : start + size] for start in range(0, len(blob), size))
+        return self.ids
+
+
 class Session(OwnedHandle):
     """One reconciliation with one peer, over a snapshot of an ItemSet taken at creation.
 
@@ -101,13 +123,22 @@ class Session(OwnedHandle):
     _free_function = "negsync_session_free"
 
 
-    def __init__(self, item_set, frame_size_limit=0, *, limits=None, window=None):
+    def __init__(
+        self,
+        item_set: ItemSet,
+        frame_size_limit: int = 0,
+        *,
+        limits: Optional[Limits] = None,
+        window: Optional[Tuple[int, int]] = None,
+    ) -> None:
         super().__init__()
         where = "Session"
         if not isinstance(item_set, ItemSet):
             raise TypeError(f"{where}: expected a negsync.ItemSet, not {type(item_set).__name__}")
         _ffi.check_uint64(frame_size_limit, where, "frame_size_limit")
         limits_struct = None if limits is None else limits._to_struct(where)
+        self._have_cache = _IdCache()
+        self._need_cache = _IdCache()
         handle = _ffi.SessionPointer()
         with item_set._lock:
             if window is None:
@@ -129,7 +160,7 @@ class Session(OwnedHandle):
                 raise
         self._adopt(handle)
 
-    def initiate(self):
+    def initiate(self) -> bytes:
         """Makes this session the initiator and returns the first message to send (bytes).
 
         Allowed once, before any ``reconcile()``; otherwise ``NEGSYNC_WRONG_STATE``.
@@ -143,7 +174,7 @@ class Session(OwnedHandle):
             # The library lends the buffer only until the next call on this session.
             return _ffi.borrowed_bytes(message, length.value)
 
-    def reconcile(self, message):
+    def reconcile(self, message: BytesLike) -> Optional[bytes]:
         """Feeds one whole message from the peer (bytes-like) and returns the reply to send,
         or ``None`` when this side has nothing to send.
 
@@ -173,34 +204,35 @@ class Session(OwnedHandle):
                 return None
             return _ffi.borrowed_bytes(reply, reply_length.value)
 
-    def _id_list(self, function):
+    def _id_list(self, function: Callable[..., int], cache: "_IdCache") -> Tuple[bytes, ...]:
         ids = ctypes.c_void_p()
         count = ctypes.c_size_t()
         with self._lock:
             function(self._live_handle(), ctypes.byref(ids), ctypes.byref(count))
-            blob = _ffi.borrowed_bytes(ids, count.value * _ffi.ID_SIZE)
-        return [blob[start : start + _ffi.ID_SIZE] for start in range(0, len(blob), _ffi.ID_SIZE)]
+            return cache.update(ids, count.value)
 
     @property
-    def have_ids(self):
-        """Initiator only: IDs we have and the peer lacks, found so far, each once, as a list
-        of 32-byte ``bytes``. ``NEGSYNC_WRONG_STATE`` for a responder or before ``initiate()``.
+    def have_ids(self) -> Tuple[bytes, ...]:
+        """Initiator only: IDs we have and the peer lacks, found so far, each once, in the order
+        found, as a tuple of 32-byte ``bytes``. ``NEGSYNC_WRONG_STATE`` for a responder or before
+        ``initiate()``. Each ID is copied out of the library once: reading again after a round
+        copies only the IDs that round found.
         """
-        return self._id_list(_ffi.lib.negsync_session_have_ids)
+        return self._id_list(_ffi.lib.negsync_session_have_ids, self._have_cache)
 
     @property
-    def need_ids(self):
+    def need_ids(self) -> Tuple[bytes, ...]:
         """Initiator only: IDs the peer has and we lack; otherwise as ``have_ids``."""
-        return self._id_list(_ffi.lib.negsync_session_need_ids)
+        return self._id_list(_ffi.lib.negsync_session_need_ids, self._need_cache)
 
     @property
-    def is_complete(self):
+    def is_complete(self) -> bool:
         """True when the exchange is over for this side."""
         with self._lock:
             return bool(_ffi.lib.negsync_session_is_complete(self._live_handle()))
 
     @property
-    def stats(self):
+    def stats(self) -> SessionStats:
         """A ``SessionStats`` snapshot of what the session has done so far."""
         stats = _ffi.SessionStatsStruct()
         with self._lock:
@@ -217,15 +249,15 @@ class Session(OwnedHandle):
         )
 
     @property
-    def last_error(self):
+    def last_error(self) -> str:
         """Why the last ``initiate()``/``reconcile()``/``limits`` assignment failed; ``""`` after
         one that succeeded."""
         with self._lock:
-            text = _ffi.lib.negsync_session_last_error(self._live_handle())
+            text: bytes = _ffi.lib.negsync_session_last_error(self._live_handle())
         return text.decode("utf-8", "replace")
 
     @property
-    def limits(self):
+    def limits(self) -> Limits:
         """The session's current ``Limits``; assign a new ``Limits`` to replace them (they
         apply from the next message on)."""
         limits = _ffi.LimitsStruct()
@@ -234,14 +266,14 @@ class Session(OwnedHandle):
         return Limits(limits.max_message_size, limits.max_rounds, limits.max_id_bytes)
 
     @limits.setter
-    def limits(self, limits):
+    def limits(self, limits: Limits) -> None:
         if not isinstance(limits, Limits):
             raise TypeError(f"Session.limits must be a negsync.Limits, not {type(limits).__name__}")
         limits_struct = limits._to_struct("Session.limits")
         with self._lock:
             _ffi.lib.negsync_session_set_limits(self._live_handle(), ctypes.byref(limits_struct))
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         if self._handle is None:
             return "<negsync.Session closed>"
         state = "complete" if self.is_complete else "open"

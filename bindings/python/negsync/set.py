@@ -1,9 +1,16 @@
 """ItemSet: the Python face of ``negsync_set``."""
 
+import array
 import ctypes
+from typing import Iterator, List, Tuple
 
 from . import _ffi
+from ._ffi import BytesLike, Timestamps
 from ._handle import OwnedHandle
+from .errors import NegsyncError
+
+#: One item of a set: (timestamp, 32-byte id).
+Item = Tuple[int, bytes]
 
 
 class ItemSet(OwnedHandle):
@@ -19,17 +26,21 @@ class ItemSet(OwnedHandle):
     Use it as a context manager or call ``close()``; a closed set raises ``ValueError`` on
     any use, like a closed file. Invalid arguments raise ``NegsyncError`` with
     ``NEGSYNC_INVALID_ARGUMENT``. Safe to share between threads.
+
+    ``(timestamp, id) in item_set`` asks the library; iterating (or ``items()``) yields the
+    items as ``(timestamp, id)`` pairs in protocol order (ascending timestamp, then id), from one
+    consistent state of the set copied out at once.
     """
 
     _free_function = "negsync_set_free"
 
-    def __init__(self):
+    def __init__(self) -> None:
         super().__init__()
         handle = _ffi.SetPointer()
         _ffi.lib.negsync_set_new(ctypes.byref(handle))
         self._adopt(handle)
 
-    def insert(self, timestamp, id):
+    def insert(self, timestamp: int, id: BytesLike) -> None:
         """Adds the item (timestamp, id); ``id`` is 32 bytes (bytes-like)."""
         where = "ItemSet.insert"
         _ffi.check_uint64(timestamp, where, "timestamp")
@@ -38,7 +49,7 @@ class ItemSet(OwnedHandle):
             _ffi.lib.negsync_set_insert(self._live_handle(), timestamp, id_argument)
         del keep_alive
 
-    def insert_many(self, timestamps, ids):
+    def insert_many(self, timestamps: Timestamps, ids: BytesLike) -> None:
         """Adds ``len(timestamps)`` items in one library call: ``timestamps[i]`` with the ID at
         ``ids[32*i : 32*i+32]``.
 
@@ -64,7 +75,7 @@ class ItemSet(OwnedHandle):
             )
         del timestamps_alive, ids_alive
 
-    def remove(self, timestamp, id):
+    def remove(self, timestamp: int, id: BytesLike) -> None:
         """Removes the item (timestamp, id) if present. When a document changes, remove its
         old item and insert the new one (see ``id_for_version``)."""
         where = "ItemSet.remove"
@@ -74,7 +85,7 @@ class ItemSet(OwnedHandle):
             _ffi.lib.negsync_set_remove(self._live_handle(), timestamp, id_argument)
         del keep_alive
 
-    def reserve(self, count):
+    def reserve(self, count: int) -> None:
         """Makes room for ``count`` more items, exactly, so that filling a set of known size
         allocates once."""
         if not isinstance(count, int) or count < 0:
@@ -82,16 +93,67 @@ class ItemSet(OwnedHandle):
         with self._lock:
             _ffi.lib.negsync_set_reserve(self._live_handle(), count)
 
-    def __len__(self):
+    def __len__(self) -> int:
         """The number of distinct items."""
         with self._lock:
-            return _ffi.lib.negsync_set_len(self._live_handle())
+            count: int = _ffi.lib.negsync_set_len(self._live_handle())
+            return count
 
-    def close(self):
+    def __contains__(self, item: object) -> bool:
+        """``(timestamp, id) in item_set``: whether the set holds exactly this item. Anything that
+        is not a (timestamp, 32-byte id) pair is simply not in the set."""
+        if not isinstance(item, tuple) or len(item) != 2:
+            return False
+        timestamp, id = item
+        if not isinstance(timestamp, int) or not 0 <= timestamp <= _ffi.UINT64_MAX:
+            return False
+        try:
+            id_argument, keep_alive = _ffi.exact_id(id, "ItemSet.__contains__")
+        except (TypeError, NegsyncError):
+            return False
+        found = ctypes.c_bool()
+        with self._lock:
+            _ffi.lib.negsync_set_contains(
+                self._live_handle(), timestamp, id_argument, ctypes.byref(found)
+            )
+        del keep_alive
+        return bool(found.value)
+
+    def items(self) -> List[Item]:
+        """Every item as a ``(timestamp, id)`` pair, sorted (ascending timestamp, then id): one
+        copy of the set as it is now (``negsync_set_copy_items``), however other threads change
+        it meanwhile."""
+        capacity = len(self)
+        while True:
+            timestamps = (ctypes.c_uint64 * max(capacity, 1))()
+            ids = ctypes.create_string_buffer(max(capacity, 1) * _ffi.ID_SIZE)
+            copied = ctypes.c_size_t()
+            total = ctypes.c_size_t()
+            with self._lock:
+                _ffi.lib.negsync_set_copy_items(
+                    self._live_handle(), 0, timestamps, ids, capacity,
+                    ctypes.byref(copied), ctypes.byref(total),
+                )
+            if total.value <= capacity:
+                break
+            # Another thread inserted meanwhile: all again, with room to spare so that a set
+            # that keeps growing is still caught (the room doubles each time).
+            capacity = max(total.value, 2 * capacity, 16)
+        count = copied.value
+        stamps = array.array("Q", bytes(timestamps)[: count * 8])
+        blob = ids.raw
+        size = _ffi.ID_SIZE
+        return [(stamps[i], blob[i * size : (i + 1) * size]) for i in range(count)]
+
+    def __iter__(self) -> Iterator[Item]:
+        """Iterates ``items()``: a copy taken when iteration starts."""
+        return iter(self.items())
+
+    def close(self) -> None:
         """Frees the set. Idempotent. Sessions and managers created from it keep working."""
         self._free()
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         if self._handle is None:
             return "<negsync.ItemSet closed>"
         return f"<negsync.ItemSet items={len(self)}>"

@@ -7,6 +7,7 @@ Run from the repository root: python3 -m pytest -q bindings/python/tests
 
 import random
 import sys
+from typing import Iterable, List, Optional, Sequence, Set, Tuple
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,20 +22,31 @@ import negsync  # noqa: E402
 
 ID_SIZE = 32
 
+Item = Tuple[int, bytes]
+Items = Set[Item]
+
 
 # --- Random items ----------------------------------------------------------------------------
 
 
-def random_items(rng, count, timestamps=None):
+def random_items(
+    rng: random.Random, count: int, timestamps: Optional[Sequence[int]] = None
+) -> Items:
     """`count` distinct (timestamp, id) pairs; timestamps drawn from `timestamps` (a range)."""
     timestamps = timestamps if timestamps is not None else range(0, 1_000_000)
-    items = set()
+    items: Items = set()
     while len(items) < count:
         items.add((rng.choice(timestamps), rng.randbytes(ID_SIZE)))
     return items
 
 
-def overlapping_sets(seed, shared, only_initiator, only_responder, timestamps=None):
+def overlapping_sets(
+    seed: int,
+    shared: int,
+    only_initiator: int,
+    only_responder: int,
+    timestamps: Optional[Sequence[int]] = None,
+) -> Tuple[Items, Items]:
     """Two sets with `shared` common items and the given numbers of items only one side has."""
     rng = random.Random(seed)
     everything = list(random_items(rng, shared + only_initiator + only_responder, timestamps))
@@ -45,7 +57,7 @@ def overlapping_sets(seed, shared, only_initiator, only_responder, timestamps=No
     return set(common + mine), set(common + theirs)
 
 
-def make_set(items):
+def make_set(items: Iterable[Item]) -> negsync.ItemSet:
     """An ItemSet holding `items`, inserted with one bulk call."""
     item_set = negsync.ItemSet()
     ordered = list(items)
@@ -53,8 +65,15 @@ def make_set(items):
     return item_set
 
 
-def ids_of(items):
+def ids_of(items: Iterable[Item]) -> Set[bytes]:
     return {item_id for _, item_id in items}
+
+
+def expect_message(message: Optional[bytes]) -> bytes:
+    """A message the protocol promises to be there (a responder's reply, the next message of an
+    initiator that is not done): fails the test if it is None."""
+    assert message is not None, "expected a message to send"
+    return message
 
 
 # --- Reading V1 messages ---------------------------------------------------------------------
@@ -63,18 +82,18 @@ def ids_of(items):
 class MessageReader:
     """Reads Negentropy V1 exactly as the protocol writes it; only for checking the library."""
 
-    def __init__(self, message):
+    def __init__(self, message: bytes) -> None:
         self.message = message
         self.offset = 0
 
-    def take(self, length):
+    def take(self, length: int) -> bytes:
         if self.offset + length > len(self.message):
             raise ValueError(f"message ends inside a field at {self.offset}")
         chunk = self.message[self.offset : self.offset + length]
         self.offset += length
         return chunk
 
-    def varint(self):
+    def varint(self) -> int:
         value = 0
         while True:
             byte = self.take(1)[0]
@@ -90,10 +109,10 @@ class MessageSummary:
     skip: int = 0
     fingerprint: int = 0
     id_list: int = 0
-    ids: list = field(default_factory=list)
+    ids: List[bytes] = field(default_factory=list)
 
 
-def summarize(message):
+def summarize(message: bytes) -> MessageSummary:
     """Splits a V1 message into its ranges (raises ValueError if it does not parse)."""
     reader = MessageReader(message)
     if reader.take(1) != b"\x61":
@@ -124,28 +143,28 @@ def summarize(message):
 class Exchange:
     """What one whole exchange produced, read from the initiator once it finished."""
 
-    have_ids: list
-    need_ids: list
+    have_ids: Tuple[bytes, ...]
+    need_ids: Tuple[bytes, ...]
     round_trips: int
-    initiator_messages: list
-    responder_messages: list
+    initiator_messages: List[bytes]
+    responder_messages: List[bytes]
     responder_completed: bool
 
 
-def check_frame(message, limit, sender):
+def check_frame(message: bytes, limit: int, sender: str) -> None:
     if limit:
         assert len(message) <= limit, f"{sender} sent {len(message)} bytes over its limit {limit}"
 
 
 def run_exchange(
-    initiator_set,
-    responder_set,
-    initiator_frame=0,
-    responder_frame=0,
-    initiator_limits=None,
-    responder_limits=None,
-    max_round_trips=10_000,
-):
+    initiator_set: negsync.ItemSet,
+    responder_set: negsync.ItemSet,
+    initiator_frame: int = 0,
+    responder_frame: int = 0,
+    initiator_limits: Optional[negsync.Limits] = None,
+    responder_limits: Optional[negsync.Limits] = None,
+    max_round_trips: int = 10_000,
+) -> Exchange:
     """Runs initiator and responder to the end, checking on every message that:
     each message fits its sender's frame limit and parses as V1; the responder always replies
     and is complete exactly when its reply holds no fingerprint range; after a complete
@@ -153,8 +172,10 @@ def run_exchange(
     its reconcile returns None."""
     with negsync.Session(initiator_set, initiator_frame, limits=initiator_limits) as initiator, \
             negsync.Session(responder_set, responder_frame, limits=responder_limits) as responder:
-        to_responder = initiator.initiate()
-        initiator_messages, responder_messages = [to_responder], []
+        first = initiator.initiate()
+        to_responder: Optional[bytes] = first
+        initiator_messages: List[bytes] = [first]
+        responder_messages: List[bytes] = []
         round_trips = 0
         while to_responder is not None:
             assert round_trips < max_round_trips, "the exchange does not end"
@@ -186,7 +207,7 @@ def run_exchange(
         )
 
 
-def assert_exact_differences(exchange, initiator_items, responder_items):
+def assert_exact_differences(exchange: Exchange, initiator_items: Items, responder_items: Items) -> None:
     """have == A \\ B and need == B \\ A, by ID, with every ID reported once."""
     assert len(exchange.have_ids) == len(set(exchange.have_ids)), "an ID was reported twice"
     assert len(exchange.need_ids) == len(set(exchange.need_ids)), "an ID was reported twice"
@@ -196,6 +217,6 @@ def assert_exact_differences(exchange, initiator_items, responder_items):
 
 
 @pytest.fixture
-def rng():
+def rng() -> random.Random:
     """A seeded random source, so a failure can be replayed."""
     return random.Random(20240611)

@@ -1,7 +1,9 @@
 """Messages a peer must not get away with, version negotiation, and calls out of order."""
 
+from typing import Any, Callable, Iterator, Optional
+import random
 import pytest
-from conftest import make_set, random_items
+from conftest import make_set, random_items, expect_message
 
 import negsync
 from negsync import _ffi
@@ -28,17 +30,17 @@ MALFORMED = {
 
 
 @pytest.fixture
-def item_set(rng):
+def item_set(rng: random.Random) -> Iterator[negsync.ItemSet]:
     with make_set(random_items(rng, 200)) as item_set:
         yield item_set
 
 
-def first_message(item_set):
+def first_message(item_set: negsync.ItemSet) -> bytes:
     with negsync.Session(item_set) as initiator:
         return initiator.initiate()
 
 
-def assert_fails_with(code, call, *args):
+def assert_fails_with(code: int, call: Callable[..., object], *args: Any) -> negsync.NegsyncError:
     with pytest.raises(negsync.NegsyncError) as caught:
         call(*args)
     assert caught.value.code == code, str(caught.value)
@@ -46,7 +48,7 @@ def assert_fails_with(code, call, *args):
 
 
 @pytest.mark.parametrize("name", sorted(MALFORMED))
-def test_responder_refuses_a_malformed_message_and_then_all_input(item_set, name):
+def test_responder_refuses_a_malformed_message_and_then_all_input(item_set: negsync.ItemSet, name: str) -> None:
     with negsync.Session(item_set) as responder:
         error = assert_fails_with(negsync.NEGSYNC_MALFORMED_MESSAGE, responder.reconcile,
                                   MALFORMED[name])
@@ -58,7 +60,7 @@ def test_responder_refuses_a_malformed_message_and_then_all_input(item_set, name
 
 
 @pytest.mark.parametrize("name", sorted(MALFORMED))
-def test_initiator_refuses_a_malformed_reply_and_then_all_input(item_set, name):
+def test_initiator_refuses_a_malformed_reply_and_then_all_input(item_set: negsync.ItemSet, name: str) -> None:
     with negsync.Session(item_set) as initiator:
         initiator.initiate()
         assert_fails_with(negsync.NEGSYNC_MALFORMED_MESSAGE, initiator.reconcile, MALFORMED[name])
@@ -66,15 +68,15 @@ def test_initiator_refuses_a_malformed_reply_and_then_all_input(item_set, name):
         assert_fails_with(negsync.NEGSYNC_WRONG_STATE, initiator.reconcile, b"\x61")
 
 
-def test_responder_answers_another_version_with_v1_and_stays_ready(rng):
+def test_responder_answers_another_version_with_v1_and_stays_ready(rng: random.Random) -> None:
     mine, theirs = random_items(rng, 120), random_items(rng, 80)
     with make_set(mine) as a, make_set(theirs) as b, negsync.Session(b) as responder:
         assert responder.reconcile(b"\x62\xaa\xbb") == b"\x61"
         assert not responder.is_complete
         with negsync.Session(a) as initiator:
-            message = initiator.initiate()
+            message: Optional[bytes] = initiator.initiate()
             while message is not None:
-                reply = responder.reconcile(message)
+                reply = expect_message(responder.reconcile(message))
                 assert reply is not None
                 message = initiator.reconcile(reply)
             assert set(initiator.have_ids) == {i for _, i in mine}
@@ -82,7 +84,7 @@ def test_responder_answers_another_version_with_v1_and_stays_ready(rng):
 
 
 @pytest.mark.parametrize("reply", [b"\x62", b"\x60\x00", b"\x6f"])
-def test_initiator_fails_on_a_reply_in_another_version(item_set, reply):
+def test_initiator_fails_on_a_reply_in_another_version(item_set: negsync.ItemSet, reply: bytes) -> None:
     with negsync.Session(item_set) as initiator:
         initiator.initiate()
         error = assert_fails_with(negsync.NEGSYNC_UNSUPPORTED_VERSION, initiator.reconcile, reply)
@@ -91,23 +93,23 @@ def test_initiator_fails_on_a_reply_in_another_version(item_set, reply):
         assert_fails_with(negsync.NEGSYNC_WRONG_STATE, initiator.reconcile, b"\x61")
 
 
-def test_initiate_twice_is_refused_and_changes_nothing(item_set):
+def test_initiate_twice_is_refused_and_changes_nothing(item_set: negsync.ItemSet) -> None:
     with negsync.Session(item_set) as initiator, negsync.Session(item_set) as responder:
         message = initiator.initiate()
         assert_fails_with(negsync.NEGSYNC_WRONG_STATE, initiator.initiate)
-        assert initiator.reconcile(responder.reconcile(message)) is None
-        assert initiator.have_ids == [] and initiator.need_ids == []
+        assert initiator.reconcile(expect_message(responder.reconcile(message))) is None
+        assert initiator.have_ids == () and initiator.need_ids == ()
 
 
-def test_a_responder_cannot_initiate(item_set):
+def test_a_responder_cannot_initiate(item_set: negsync.ItemSet) -> None:
     with negsync.Session(item_set) as responder:
         responder.reconcile(first_message(item_set))
         assert_fails_with(negsync.NEGSYNC_WRONG_STATE, responder.initiate)
 
 
-def test_reconcile_after_completion_is_refused(item_set):
+def test_reconcile_after_completion_is_refused(item_set: negsync.ItemSet) -> None:
     with negsync.Session(item_set) as initiator, negsync.Session(item_set) as responder:
-        reply = responder.reconcile(initiator.initiate())
+        reply = expect_message(responder.reconcile(initiator.initiate()))
         assert responder.is_complete
         assert initiator.reconcile(reply) is None
         assert initiator.is_complete
@@ -117,7 +119,7 @@ def test_reconcile_after_completion_is_refused(item_set):
         assert initiator.is_complete and responder.is_complete
 
 
-def test_only_the_initiator_learns_ids(item_set):
+def test_only_the_initiator_learns_ids(item_set: negsync.ItemSet) -> None:
     with negsync.Session(item_set) as undecided:
         assert_fails_with(negsync.NEGSYNC_WRONG_STATE, lambda: undecided.have_ids)
         assert_fails_with(negsync.NEGSYNC_WRONG_STATE, lambda: undecided.need_ids)
@@ -128,39 +130,41 @@ def test_only_the_initiator_learns_ids(item_set):
 
 
 @pytest.mark.parametrize("limit", [1, 100, negsync.MIN_FRAME_SIZE_LIMIT - 1])
-def test_frame_size_limit_below_the_minimum_is_refused(item_set, limit):
+def test_frame_size_limit_below_the_minimum_is_refused(item_set: negsync.ItemSet, limit: int) -> None:
     assert_fails_with(negsync.NEGSYNC_INVALID_ARGUMENT, negsync.Session, item_set, limit)
 
 
 @pytest.mark.parametrize("limit", [-1, 2**64])
-def test_frame_size_limit_outside_uint64_is_refused(item_set, limit):
+def test_frame_size_limit_outside_uint64_is_refused(item_set: negsync.ItemSet, limit: int) -> None:
     assert_fails_with(negsync.NEGSYNC_INVALID_ARGUMENT, negsync.Session, item_set, limit)
 
 
 @pytest.mark.parametrize("limit", [0, negsync.MIN_FRAME_SIZE_LIMIT, 200, 4095, 4096, 2**64 - 1])
-def test_frame_size_limit_of_0_or_at_least_the_minimum_is_accepted(item_set, limit):
+def test_frame_size_limit_of_0_or_at_least_the_minimum_is_accepted(
+    item_set: negsync.ItemSet, limit: int
+) -> None:
     with negsync.Session(item_set, frame_size_limit=limit) as session:
         assert session.initiate().startswith(b"\x61")
 
 
-def test_wrong_types_are_type_errors(item_set):
+def test_wrong_types_are_type_errors(item_set: negsync.ItemSet) -> None:
     with pytest.raises(TypeError):
-        negsync.Session(object())
+        negsync.Session(object())  # type: ignore[arg-type]  # the wrong type is the test
     with negsync.Session(item_set) as session:
         with pytest.raises(TypeError):
-            session.reconcile("\x61")
+            session.reconcile("\x61")  # type: ignore[arg-type]  # the wrong type is the test
         with pytest.raises(TypeError):
-            session.limits = {"max_rounds": 1}
+            session.limits = {"max_rounds": 1}  # type: ignore[assignment]  # the wrong type is the test
 
 
-def test_last_error_is_empty_after_a_successful_call(item_set):
+def test_last_error_is_empty_after_a_successful_call(item_set: negsync.ItemSet) -> None:
     with negsync.Session(item_set) as initiator:
         assert initiator.last_error == ""
         initiator.initiate()
         assert initiator.last_error == ""
 
 
-def test_closed_session_raises_value_error(item_set):
+def test_closed_session_raises_value_error(item_set: negsync.ItemSet) -> None:
     session = negsync.Session(item_set)
     session.close()
     session.close()  # idempotent
@@ -182,14 +186,14 @@ def test_closed_session_raises_value_error(item_set):
     assert "closed" in repr(session)
 
 
-def test_reply_is_a_copy_that_survives_the_next_call(rng):
+def test_reply_is_a_copy_that_survives_the_next_call(rng: random.Random) -> None:
     # The library lends its buffer only until the next call; Python must hand out its own bytes.
     mine, theirs = random_items(rng, 3000), random_items(rng, 3000)
     with make_set(mine) as a, make_set(theirs) as b, negsync.Session(a, 4096) as initiator, \
             negsync.Session(b, 4096) as responder:
         first = initiator.initiate()
         first_copy = bytes(first)
-        reply = responder.reconcile(first)
+        reply = expect_message(responder.reconcile(first))
         reply_copy = bytes(reply)
         second = initiator.reconcile(reply)
         assert second is not None
@@ -197,7 +201,7 @@ def test_reply_is_a_copy_that_survives_the_next_call(rng):
         assert first == first_copy and reply == reply_copy
 
 
-def test_a_panic_inside_the_library_poisons_only_its_session(item_set):
+def test_a_panic_inside_the_library_poisons_only_its_session(item_set: negsync.ItemSet) -> None:
     with negsync.Session(item_set) as poisoned, negsync.Session(item_set) as healthy:
         with pytest.raises(negsync.NegsyncError) as caught:
             _ffi.lib.negsync_debug_panic(poisoned._live_handle())

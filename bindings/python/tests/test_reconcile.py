@@ -1,5 +1,7 @@
 """Whole exchanges: the differences found must be exactly those of the reference sets."""
 
+from typing import Optional, Set, Tuple
+import random
 import threading
 import zlib
 
@@ -10,6 +12,7 @@ from conftest import (
     overlapping_sets,
     random_items,
     run_exchange,
+    expect_message,
     summarize,
 )
 
@@ -37,7 +40,7 @@ SCENARIOS = {
 
 @pytest.mark.parametrize("initiator_frame,responder_frame", FRAME_LIMITS)
 @pytest.mark.parametrize("scenario", sorted(SCENARIOS))
-def test_initiator_finds_exactly_the_differences(scenario, initiator_frame, responder_frame):
+def test_initiator_finds_exactly_the_differences(scenario: str, initiator_frame: int, responder_frame: int) -> None:
     shared, only_initiator, only_responder, timestamps = SCENARIOS[scenario]
     seed = zlib.crc32(f"{scenario}/{initiator_frame}/{responder_frame}".encode())
     mine, theirs = overlapping_sets(seed, shared, only_initiator, only_responder, timestamps)
@@ -47,7 +50,7 @@ def test_initiator_finds_exactly_the_differences(scenario, initiator_frame, resp
     assert_exact_differences(exchange, mine, theirs)
 
 
-def test_frame_limits_force_more_round_trips_and_are_respected():
+def test_frame_limits_force_more_round_trips_and_are_respected() -> None:
     mine, theirs = overlapping_sets(5, 2000, 1500, 1500)
     with make_set(mine) as initiator_set, make_set(theirs) as responder_set:
         unlimited = run_exchange(initiator_set, responder_set)
@@ -58,14 +61,14 @@ def test_frame_limits_force_more_round_trips_and_are_respected():
     assert limited.round_trips > unlimited.round_trips
 
 
-def test_initiator_completes_exactly_when_reconcile_returns_none(rng):
+def test_initiator_completes_exactly_when_reconcile_returns_none(rng: random.Random) -> None:
     mine, theirs = random_items(rng, 50), random_items(rng, 60)
     with make_set(mine) as a, make_set(theirs) as b, negsync.Session(a) as initiator, \
             negsync.Session(b) as responder:
-        message = initiator.initiate()
+        message: Optional[bytes] = initiator.initiate()
         assert not initiator.is_complete
         while True:
-            reply = responder.reconcile(message)
+            reply = expect_message(responder.reconcile(expect_message(message)))
             message = initiator.reconcile(reply)
             if message is None:
                 break
@@ -75,7 +78,7 @@ def test_initiator_completes_exactly_when_reconcile_returns_none(rng):
         assert set(initiator.need_ids) == {i for _, i in theirs}
 
 
-def test_responder_completes_with_a_reply_that_holds_no_fingerprint_range(rng):
+def test_responder_completes_with_a_reply_that_holds_no_fingerprint_range(rng: random.Random) -> None:
     mine, theirs = random_items(rng, 30), random_items(rng, 30)
     with make_set(mine) as a, make_set(theirs) as b, negsync.Session(a) as initiator, \
             negsync.Session(b) as responder:
@@ -90,17 +93,17 @@ def test_responder_completes_with_a_reply_that_holds_no_fingerprint_range(rng):
         assert initiator.is_complete
 
 
-def test_responder_is_not_complete_while_its_reply_asks_for_more(rng):
+def test_responder_is_not_complete_while_its_reply_asks_for_more(rng: random.Random) -> None:
     mine, theirs = overlapping_sets(9, 3000, 200, 200)
     with make_set(mine) as a, make_set(theirs) as b, negsync.Session(a) as initiator, \
             negsync.Session(b) as responder:
-        reply = responder.reconcile(initiator.initiate())
+        reply = expect_message(responder.reconcile(initiator.initiate()))
         assert summarize(reply).fingerprint > 0
         assert not responder.is_complete
 
 
 @pytest.mark.parametrize("initiator_frame", [0, 4096])
-def test_initiator_finishes_after_a_frame_cut_reply_whose_rest_matches(initiator_frame):
+def test_initiator_finishes_after_a_frame_cut_reply_whose_rest_matches(initiator_frame: int) -> None:
     # Regression: the responder's frame limit cuts a reply short with a last fingerprint range
     # that already matches; the initiator must still finish, and with the exact differences.
     responder_items = {(ts, bytes([ts]) * 32) for ts in range(1, 132)}
@@ -108,22 +111,22 @@ def test_initiator_finishes_after_a_frame_cut_reply_whose_rest_matches(initiator
     with make_set(initiator_items) as a, make_set(responder_items) as b:
         exchange = run_exchange(a, b, initiator_frame=initiator_frame, responder_frame=4096)
     assert_exact_differences(exchange, initiator_items, responder_items)
-    assert exchange.have_ids == []
+    assert exchange.have_ids == ()
     assert len(exchange.need_ids) == 100
 
 
-def test_set_changes_after_a_session_starts_do_not_reach_it(rng):
+def test_set_changes_after_a_session_starts_do_not_reach_it(rng: random.Random) -> None:
     items = random_items(rng, 20)
     with make_set(items) as a, make_set(items) as b:
         initiator = negsync.Session(a)
         extra = rng.randbytes(32)
         a.insert(5, extra)
         with initiator, negsync.Session(b) as responder:
-            assert initiator.reconcile(responder.reconcile(initiator.initiate())) is None
-            assert initiator.have_ids == [] and initiator.need_ids == []
+            assert initiator.reconcile(expect_message(responder.reconcile(initiator.initiate()))) is None
+            assert initiator.have_ids == () and initiator.need_ids == ()
 
 
-def test_session_outlives_the_set_it_was_made_from(rng):
+def test_session_outlives_the_set_it_was_made_from(rng: random.Random) -> None:
     mine, theirs = random_items(rng, 40), random_items(rng, 10)
     a, b = make_set(mine), make_set(theirs)
     initiator, responder = negsync.Session(a), negsync.Session(b)
@@ -131,34 +134,34 @@ def test_session_outlives_the_set_it_was_made_from(rng):
     b.close()
     del a, b
     with initiator, responder:
-        exchange_message = initiator.initiate()
+        exchange_message: Optional[bytes] = initiator.initiate()
         while exchange_message is not None:
-            exchange_message = initiator.reconcile(responder.reconcile(exchange_message))
+            exchange_message = initiator.reconcile(expect_message(responder.reconcile(exchange_message)))
         assert set(initiator.have_ids) == {i for _, i in mine}
         assert set(initiator.need_ids) == {i for _, i in theirs}
 
 
-def test_sessions_from_one_set_run_on_several_threads_while_it_changes():
+def test_sessions_from_one_set_run_on_several_threads_while_it_changes() -> None:
     mine, theirs = overlapping_sets(11, 1500, 300, 300)
     failures = []
     with make_set(mine) as shared_set, make_set(theirs) as responder_set:
         expected_need = {i for _, i in theirs - mine}
 
-        def reconcile_repeatedly():
+        def reconcile_repeatedly() -> None:
             try:
                 for _ in range(10):
                     with negsync.Session(shared_set, 4096) as initiator, \
                             negsync.Session(responder_set, 4096) as responder:
-                        message = initiator.initiate()
+                        message: Optional[bytes] = initiator.initiate()
                         while message is not None:
-                            message = initiator.reconcile(responder.reconcile(message))
+                            message = initiator.reconcile(expect_message(responder.reconcile(message)))
                         # Items added meanwhile go only into the initiator's set, so whatever its
                         # snapshot holds, what it needs from the responder stays the same.
                         assert set(initiator.need_ids) == expected_need
             except BaseException as error:  # reported on the main thread
                 failures.append(error)
 
-        def keep_inserting():
+        def keep_inserting() -> None:
             for n in range(2000):
                 shared_set.insert(2_000_000 + n, n.to_bytes(32, "big"))
 
@@ -172,7 +175,7 @@ def test_sessions_from_one_set_run_on_several_threads_while_it_changes():
         assert len(shared_set) == len(mine) + 2000
 
 
-def test_stats_count_rounds_bytes_and_results_on_both_sides():
+def test_stats_count_rounds_bytes_and_results_on_both_sides() -> None:
     with negsync.ItemSet() as ours, negsync.ItemSet() as theirs:
         for t in range(200):
             ours.insert(t, negsync.id_for_key(f"shared-{t}"))
@@ -181,12 +184,12 @@ def test_stats_count_rounds_bytes_and_results_on_both_sides():
         theirs.insert(600, negsync.id_for_key("only-theirs"))
         with negsync.Session(ours) as initiator, negsync.Session(theirs) as responder:
             assert initiator.stats.role == "undecided"
-            message = initiator.initiate()
-            sent = len(message)
+            message: Optional[bytes] = initiator.initiate()
+            sent = len(expect_message(message))
             received = 0
             rounds = 0
             while message is not None:
-                reply = responder.reconcile(message)
+                reply = expect_message(responder.reconcile(message))
                 rounds += 1
                 received += len(reply)
                 message = initiator.reconcile(reply)
@@ -203,23 +206,26 @@ def test_stats_count_rounds_bytes_and_results_on_both_sides():
 
 
 @pytest.mark.parametrize("frame", [0, 4096, 200, negsync.MIN_FRAME_SIZE_LIMIT])
-def test_a_window_reconciles_only_the_items_inside_it(frame):
+def test_a_window_reconciles_only_the_items_inside_it(frame: int) -> None:
     """Both peers use the window [300, 600): differences outside it are never reported."""
     mine = {(t, t.to_bytes(8, "little") + bytes(24)) for t in range(1000) if t % 89}
     theirs = {(t, t.to_bytes(8, "little") + bytes(24)) for t in range(1000) if t % 97}
-    inside = lambda items: {item for item in items if 300 <= item[0] < 600}
+
+    def inside(items: Set[Tuple[int, bytes]]) -> Set[Tuple[int, bytes]]:
+        return {item for item in items if 300 <= item[0] < 600}
+
     with make_set(mine) as a, make_set(theirs) as b, \
             negsync.Session(a, frame, window=(300, 600)) as initiator, \
             negsync.Session(b, frame, window=(300, 600)) as responder:
-        message = initiator.initiate()
+        message: Optional[bytes] = initiator.initiate()
         while message is not None:
-            message = initiator.reconcile(responder.reconcile(message))
+            message = initiator.reconcile(expect_message(responder.reconcile(message)))
         assert set(initiator.have_ids) == {i for _, i in inside(mine) - inside(theirs)}
         assert set(initiator.need_ids) == {i for _, i in inside(theirs) - inside(mine)}
         assert len(initiator.have_ids) == 3 and len(initiator.need_ids) == 3
 
 
-def test_a_window_must_not_end_before_it_starts():
+def test_a_window_must_not_end_before_it_starts() -> None:
     with negsync.ItemSet() as item_set:
         with pytest.raises(negsync.NegsyncError) as error:
             negsync.Session(item_set, window=(10, 9))

@@ -1,5 +1,6 @@
 """ItemSet: inserting one or many items, removing, counting, refusing bad input, closing."""
 
+from typing import Any, Callable, Set, Tuple
 import array
 import ctypes
 
@@ -10,18 +11,18 @@ import negsync
 from negsync import _ffi
 
 
-def ids_blob(count, start=0):
+def ids_blob(count: int, start: int = 0) -> bytes:
     return b"".join(negsync.id_for_key(f"doc-{n}") for n in range(start, start + count))
 
 
-def assert_invalid_argument(call, *args):
+def assert_invalid_argument(call: Callable[..., object], *args: Any) -> negsync.NegsyncError:
     with pytest.raises(negsync.NegsyncError) as caught:
         call(*args)
     assert caught.value.code == negsync.NEGSYNC_INVALID_ARGUMENT
     return caught.value
 
 
-def assert_holds_exactly(item_set, expected):
+def assert_holds_exactly(item_set: negsync.ItemSet, expected: Set[Tuple[int, bytes]]) -> None:
     """The set holds exactly `expected`: its IDs, seen by reconciling against an empty set, and
     its timestamps, proved by removing each expected (timestamp, id) until nothing is left."""
     assert len(item_set) == len(expected)
@@ -33,7 +34,7 @@ def assert_holds_exactly(item_set, expected):
     assert len(item_set) == 0, "an item sat at another timestamp than the one it was given"
 
 
-def test_insert_remove_and_len():
+def test_insert_remove_and_len() -> None:
     first, second = negsync.id_for_key("a"), negsync.id_for_key("b")
     with negsync.ItemSet() as item_set:
         assert len(item_set) == 0
@@ -74,7 +75,7 @@ def test_insert_remove_and_len():
         pytest.param(lambda b: array.array("B", b), id="array_B"),
     ],
 )
-def test_insert_many_accepts_every_form(timestamps, blob):
+def test_insert_many_accepts_every_form(timestamps: Any, blob: Any) -> None:
     count = 300
     raw_ids = ids_blob(count)
     expected = {(n, raw_ids[32 * n : 32 * n + 32]) for n in range(count)}
@@ -85,13 +86,13 @@ def test_insert_many_accepts_every_form(timestamps, blob):
 
 @pytest.mark.parametrize("empty", [[], (), array.array("Q"), range(0)])
 @pytest.mark.parametrize("blob", [b"", bytearray(), memoryview(b"")])
-def test_insert_many_accepts_empty_input(empty, blob):
+def test_insert_many_accepts_empty_input(empty: Any, blob: Any) -> None:
     with negsync.ItemSet() as item_set:
         item_set.insert_many(empty, blob)
         assert len(item_set) == 0
 
 
-def test_insert_many_counts_distinct_items():
+def test_insert_many_counts_distinct_items() -> None:
     raw_ids = ids_blob(3)
     with negsync.ItemSet() as item_set:
         item_set.insert_many([5, 5, 5, 6], raw_ids + raw_ids[:32])
@@ -100,7 +101,7 @@ def test_insert_many_counts_distinct_items():
         assert len(item_set) == 4
 
 
-def test_insert_many_is_one_library_call_and_copies_nothing(monkeypatch):
+def test_insert_many_is_one_library_call_and_copies_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
     count = 1000
     timestamps = array.array("Q", range(count))
     writable_ids = bytearray(ids_blob(count))
@@ -108,11 +109,12 @@ def test_insert_many_is_one_library_call_and_copies_nothing(monkeypatch):
     calls = []
     real_insert_many = _ffi.lib.negsync_set_insert_many
 
-    def recording_insert_many(handle, timestamp_array, ids, length):
+    def recording_insert_many(handle: Any, timestamp_array: Any, ids: Any, length: int) -> int:
         calls.append((timestamp_array, ids, length))
-        return real_insert_many(handle, timestamp_array, ids, length)
+        result: int = real_insert_many(handle, timestamp_array, ids, length)
+        return result
 
-    def forbidden_insert(*args):
+    def forbidden_insert(*args: Any) -> int:
         raise AssertionError("insert_many must not insert item by item")
 
     monkeypatch.setattr(_ffi.lib, "negsync_set_insert_many", recording_insert_many)
@@ -132,7 +134,7 @@ def test_insert_many_is_one_library_call_and_copies_nothing(monkeypatch):
     assert second_ids is readonly_ids
 
 
-def test_insert_many_aligns_timestamps_it_was_given_unaligned(monkeypatch):
+def test_insert_many_aligns_timestamps_it_was_given_unaligned(monkeypatch: pytest.MonkeyPatch) -> None:
     # uint64_t must be 8-byte aligned in C (Rust's slice from an unaligned pointer is undefined
     # behaviour, even where x86 would read it fine), so a misaligned buffer is copied first.
     count = 10
@@ -141,9 +143,10 @@ def test_insert_many_aligns_timestamps_it_was_given_unaligned(monkeypatch):
     seen = []
     real_insert_many = _ffi.lib.negsync_set_insert_many
 
-    def recording_insert_many(handle, timestamp_array, ids, length):
+    def recording_insert_many(handle: Any, timestamp_array: Any, ids: Any, length: int) -> int:
         seen.append(ctypes.addressof(timestamp_array))
-        return real_insert_many(handle, timestamp_array, ids, length)
+        result: int = real_insert_many(handle, timestamp_array, ids, length)
+        return result
 
     monkeypatch.setattr(_ffi.lib, "negsync_set_insert_many", recording_insert_many)
     with negsync.ItemSet() as item_set:
@@ -152,7 +155,7 @@ def test_insert_many_aligns_timestamps_it_was_given_unaligned(monkeypatch):
         assert_holds_exactly(item_set, {(n, negsync.id_for_key(f"doc-{n}")) for n in range(count)})
 
 
-def test_insert_many_with_mismatched_lengths_is_refused():
+def test_insert_many_with_mismatched_lengths_is_refused() -> None:
     with negsync.ItemSet() as item_set:
         error = assert_invalid_argument(item_set.insert_many, [1, 2, 3], ids_blob(2))
         assert "96" in str(error)
@@ -162,47 +165,47 @@ def test_insert_many_with_mismatched_lengths_is_refused():
         assert len(item_set) == 0
 
 
-def test_insert_many_is_all_or_nothing_on_the_reserved_timestamp():
+def test_insert_many_is_all_or_nothing_on_the_reserved_timestamp() -> None:
     with negsync.ItemSet() as item_set:
         assert_invalid_argument(item_set.insert_many, [1, 2**64 - 1, 3], ids_blob(3))
         assert len(item_set) == 0
 
 
 @pytest.mark.parametrize("bad", [-1, 2**64])
-def test_insert_many_refuses_timestamps_outside_uint64(bad):
+def test_insert_many_refuses_timestamps_outside_uint64(bad: Any) -> None:
     with negsync.ItemSet() as item_set:
         assert_invalid_argument(item_set.insert_many, [1, bad], ids_blob(2))
         assert len(item_set) == 0
 
 
 @pytest.mark.parametrize("timestamps", [b"\x01" * 16, bytearray(16)], ids=["bytes", "bytearray"])
-def test_insert_many_refuses_bytes_as_timestamps(timestamps):
+def test_insert_many_refuses_bytes_as_timestamps(timestamps: Any) -> None:
     with negsync.ItemSet() as item_set:
         with pytest.raises(TypeError, match="byte buffer"):
             item_set.insert_many(timestamps, ids_blob(2))
 
 
 @pytest.mark.parametrize("typecode", ["q", "I", "H", "l"])
-def test_insert_many_reads_other_integer_arrays_as_sequences_of_ints(typecode):
+def test_insert_many_reads_other_integer_arrays_as_sequences_of_ints(typecode: str) -> None:
     expected = {(n, negsync.id_for_key(f"doc-{n}")) for n in range(5)}
     with negsync.ItemSet() as item_set:
         item_set.insert_many(array.array(typecode, range(5)), ids_blob(5))
         assert_holds_exactly(item_set, expected)
 
 
-def test_insert_many_refuses_negative_timestamps_in_a_signed_array():
+def test_insert_many_refuses_negative_timestamps_in_a_signed_array() -> None:
     with negsync.ItemSet() as item_set:
         assert_invalid_argument(item_set.insert_many, array.array("q", [1, -1]), ids_blob(2))
         assert len(item_set) == 0
 
 
-def test_insert_many_refuses_a_list_of_ids():
+def test_insert_many_refuses_a_list_of_ids() -> None:
     with negsync.ItemSet() as item_set:
         with pytest.raises(TypeError):
-            item_set.insert_many([1, 2], [negsync.id_for_key("a"), negsync.id_for_key("b")])
+            item_set.insert_many([1, 2], [negsync.id_for_key("a"), negsync.id_for_key("b")])  # type: ignore[arg-type]  # the wrong type is the test
 
 
-def test_reserved_timestamp_is_refused_by_the_library():
+def test_reserved_timestamp_is_refused_by_the_library() -> None:
     with negsync.ItemSet() as item_set:
         assert_invalid_argument(item_set.insert, 2**64 - 1, negsync.id_for_key("a"))
         item_set.insert(2**64 - 2, negsync.id_for_key("a"))
@@ -210,7 +213,7 @@ def test_reserved_timestamp_is_refused_by_the_library():
 
 
 @pytest.mark.parametrize("bad", [-1, 2**64, 2**70])
-def test_timestamps_outside_uint64_are_refused_not_wrapped(bad):
+def test_timestamps_outside_uint64_are_refused_not_wrapped(bad: Any) -> None:
     with negsync.ItemSet() as item_set:
         assert_invalid_argument(item_set.insert, bad, negsync.id_for_key("a"))
         assert_invalid_argument(item_set.remove, bad, negsync.id_for_key("a"))
@@ -218,7 +221,7 @@ def test_timestamps_outside_uint64_are_refused_not_wrapped(bad):
 
 
 @pytest.mark.parametrize("length", [0, 1, 31, 33, 64])
-def test_ids_must_be_exactly_32_bytes(length):
+def test_ids_must_be_exactly_32_bytes(length: int) -> None:
     with negsync.ItemSet() as item_set:
         error = assert_invalid_argument(item_set.insert, 1, b"\x01" * length)
         assert "32 bytes" in str(error)
@@ -226,17 +229,17 @@ def test_ids_must_be_exactly_32_bytes(length):
         assert len(item_set) == 0
 
 
-def test_wrong_types_are_type_errors():
+def test_wrong_types_are_type_errors() -> None:
     with negsync.ItemSet() as item_set:
         with pytest.raises(TypeError):
-            item_set.insert(1, "x" * 32)
+            item_set.insert(1, "x" * 32)  # type: ignore[arg-type]  # the wrong type is the test
         with pytest.raises(TypeError):
-            item_set.insert(1.5, b"x" * 32)
+            item_set.insert(1.5, b"x" * 32)  # type: ignore[arg-type]  # the wrong type is the test
         with pytest.raises(TypeError):
-            item_set.insert_many([1.5], b"x" * 32)
+            item_set.insert_many([1.5], b"x" * 32)  # type: ignore[list-item]  # the wrong type is the test
 
 
-def test_closed_set_raises_value_error():
+def test_closed_set_raises_value_error() -> None:
     item_set = negsync.ItemSet()
     item_set.close()
     item_set.close()  # idempotent
@@ -253,14 +256,14 @@ def test_closed_set_raises_value_error():
     assert "closed" in repr(item_set)
 
 
-def test_context_manager_closes():
+def test_context_manager_closes() -> None:
     with negsync.ItemSet() as item_set:
         item_set.insert(1, b"x" * 32)
         assert "items=1" in repr(item_set)
     assert item_set.closed
 
 
-def test_many_sets_and_sessions_are_freed_by_the_garbage_collector():
+def test_many_sets_and_sessions_are_freed_by_the_garbage_collector() -> None:
     # The __del__ safety net: abandoned objects free their handles instead of leaking or
     # crashing when the interpreter collects them.
     for round_number in range(200):
@@ -270,7 +273,7 @@ def test_many_sets_and_sessions_are_freed_by_the_garbage_collector():
         del item_set, session
 
 
-def test_reserve_makes_room_without_changing_the_set():
+def test_reserve_makes_room_without_changing_the_set() -> None:
     with negsync.ItemSet() as item_set:
         item_set.reserve(1000)
         assert len(item_set) == 0
