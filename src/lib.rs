@@ -47,6 +47,7 @@ mod manager;
 mod session;
 mod set;
 mod snapshot;
+mod sort;
 pub mod wire;
 
 pub mod ffi;

@@ -18,11 +18,13 @@ pub struct ItemSet {
     state: Lock<SetState>,
 }
 
-#[derive(Default)]
 struct SetState {
     sealed: Snapshot,
     /// Items to add at the next seal; may repeat each other or items already sealed.
     inserts: Vec<Item>,
+    /// True while `inserts` is in protocol order (`insert_many` lays large batches down sorted),
+    /// so the seal need not sort it again.
+    inserts_sorted: bool,
     /// Items to drop at the next seal, applied after `inserts`. An insert takes its item back out
     /// of here, so whichever of insert/remove came last for an item decides.
     removals: BTreeSet<Item>,
@@ -39,6 +41,7 @@ impl ItemSet {
         let item = Item::new(timestamp, id)?;
         let mut state = self.state.lock();
         state.removals.remove(&item);
+        state.inserts_sorted &= state.inserts.last().is_none_or(|last| *last <= item);
         state.inserts.push(item);
         Ok(())
     }
@@ -56,14 +59,32 @@ impl ItemSet {
                 "timestamp u64::MAX is reserved by the protocol as infinity",
             ));
         }
-        let items = timestamps
-            .iter()
-            .zip(ids.chunks_exact(ID_SIZE))
-            .map(|(&timestamp, id)| Item {
-                timestamp,
-                id: Id(id.try_into().expect("chunks_exact yields 32-byte chunks")),
-            });
-        self.extend_checked(items);
+        let item_at = |position: usize| Item {
+            timestamp: timestamps[position],
+            id: Id(ids[position * ID_SIZE..][..ID_SIZE]
+                .try_into()
+                .expect("32 bytes an item")),
+        };
+        // Ordered before the lock is taken: the copy below then lays the batch down sorted.
+        let order = crate::sort::timestamp_order(timestamps);
+        let mut state = self.state.lock();
+        let start = state.inserts.len();
+        match &order {
+            Some(order) => state.extend(order.iter().map(|&position| item_at(position as usize))),
+            None => state.extend((0..timestamps.len()).map(item_at)),
+        }
+        let batch = &mut state.inserts[start..];
+        match order {
+            Some(_) => batch
+                .chunk_by_mut(|a, b| a.timestamp == b.timestamp)
+                .filter(|run| run.len() > 1)
+                .for_each(|run| run.sort_unstable_by_key(|item| item.id)),
+            None => batch.sort_unstable(),
+        }
+        // Still in order as a whole only if the batch starts where the earlier inserts end.
+        let end = state.inserts.len();
+        state.inserts_sorted &=
+            start == 0 || start == end || state.inserts[start - 1] <= state.inserts[start];
         Ok(())
     }
 
@@ -84,18 +105,8 @@ impl ItemSet {
 
     fn extend_checked<I: IntoIterator<Item = Item>>(&self, items: I) {
         let mut state = self.state.lock();
-        let SetState {
-            inserts, removals, ..
-        } = &mut *state;
-        let items = items.into_iter();
-        inserts.reserve(items.size_hint().0);
-        if removals.is_empty() {
-            inserts.extend(items);
-        } else {
-            inserts.extend(items.inspect(|item| {
-                removals.remove(item);
-            }));
-        }
+        state.extend(items);
+        state.inserts_sorted &= state.inserts.is_empty();
     }
 
     /// Makes room for `additional` more inserts before the next seal, exactly.
@@ -133,14 +144,41 @@ impl ItemSet {
     }
 }
 
+impl Default for SetState {
+    fn default() -> Self {
+        Self {
+            sealed: Snapshot::default(),
+            inserts: Vec::new(),
+            inserts_sorted: true,
+            removals: BTreeSet::new(),
+        }
+    }
+}
+
 impl SetState {
+    /// Appends items to the inserts; an insert takes its item back out of the removals.
+    fn extend<I: IntoIterator<Item = Item>>(&mut self, items: I) {
+        let items = items.into_iter();
+        self.inserts.reserve(items.size_hint().0);
+        if self.removals.is_empty() {
+            self.inserts.extend(items);
+        } else {
+            let removals = &mut self.removals;
+            self.inserts.extend(items.inspect(|item| {
+                removals.remove(item);
+            }));
+        }
+    }
+
     fn seal(&mut self) {
         if self.inserts.is_empty() && self.removals.is_empty() {
             return;
         }
         let mut inserts = mem::take(&mut self.inserts);
         let removals = mem::take(&mut self.removals);
-        inserts.sort_unstable();
+        if !mem::replace(&mut self.inserts_sorted, true) {
+            inserts.sort_unstable();
+        }
         inserts.dedup();
         let base = self.sealed.items();
         let mut merged = if base.is_empty() && removals.is_empty() {
