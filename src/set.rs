@@ -294,4 +294,50 @@ mod tests {
             .unwrap();
         assert_eq!(set.len(), 2);
     }
+
+    #[test]
+    fn large_batches_are_sorted_as_they_enter_and_mix_with_other_inserts() {
+        let mut state = 0x9e37_79b9u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for spread in [1u64, 5, 1 << 20, 1 << 40] {
+            let set = ItemSet::new();
+            let mut expected = alloc::collections::BTreeSet::new();
+            // A single insert first (the batch must then not count as in order by itself),
+            // a removal the batch takes back, and repeats inside the batch.
+            set.insert(3, id(9)).unwrap();
+            expected.insert(Item {
+                timestamp: 3,
+                id: id(9),
+            });
+            let timestamps: Vec<u64> = (0..6000)
+                .map(|i| if i % 7 == 0 { 3 } else { next() % spread })
+                .collect();
+            let mut ids = Vec::new();
+            for (i, timestamp) in timestamps.iter().enumerate() {
+                let byte = if i % 5 == 0 { 1 } else { next() as u8 };
+                let item = Item {
+                    timestamp: *timestamp,
+                    id: id(byte),
+                };
+                ids.extend_from_slice(&item.id.0);
+                expected.insert(item);
+            }
+            set.remove(timestamps[10], id(ids[10 * 32]));
+            set.insert_many(&timestamps, &ids).unwrap();
+            let sealed: Vec<Item> = set.snapshot().items().to_vec();
+            assert_eq!(
+                sealed,
+                expected.iter().copied().collect::<Vec<_>>(),
+                "spread {spread}"
+            );
+            // A second, later batch after the seal merges with it.
+            set.insert_many(&[u64::MAX - 1], &[7; 32]).unwrap();
+            assert_eq!(set.len(), expected.len() + 1);
+        }
+    }
 }
