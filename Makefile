@@ -72,7 +72,7 @@ rust-tests:
 # files over loopback and, as root with `ip`, between two network namespaces (tests/cli.rs, which
 # says when it skips). Dev profile: the release profile's fat LTO would relink about 230 crates
 # for every test binary. Built first, so that $(RUN)'s limit counts only the tests.
-NET_TESTS := --features iroh --lib --test net --test cli
+NET_TESTS := --features iroh --lib --test net --test cli --test hostile
 net-tests:
 	cargo clippy --features iroh --all-targets -- -D warnings
 	cargo test $(NET_TESTS) --no-run

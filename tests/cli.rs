@@ -226,15 +226,46 @@ fn plain(args: &[&str]) -> Command {
 fn two_processes_sync_10000_files_on_loopback() {
     let (a, b) = (TempDir::new("loop-a"), TempDir::new("loop-b"));
     make_dirs(&a.0, &b.0);
-    let server = Server::start(plain(&["serve", "--dir", a.0.to_str().unwrap()]));
+    let key = TempDir::new("loop-key");
+    let key = key.0.join("client.key");
+    let client = client_id(&key);
+    let server = Server::start(plain(&[
+        "serve",
+        "--dir",
+        a.0.to_str().unwrap(),
+        "--allow",
+        &client,
+    ]));
     assert!(server.peer.contains("@127.0.0.1:"), "{}", server.peer);
-    sync_twice(&server, &a.0, &b.0, &plain);
+    let key = key.to_str().unwrap().to_string();
+    sync_twice(&server, &a.0, &b.0, &|args| {
+        let mut command = plain(args);
+        command.args(["--key", &key]);
+        command
+    });
+}
+
+/// The endpoint ID of the key in `path` (created), as `negsync id` prints it.
+fn client_id(path: &Path) -> String {
+    let output = run(plain(&["id", "--key", path.to_str().unwrap()]));
+    assert!(output.status.success());
+    let id = String::from_utf8(output.stdout).unwrap().trim().to_string();
+    assert_eq!(id.len(), 64, "{id}");
+    // The same key gives the same ID.
+    let again = run(plain(&["id", "--key", path.to_str().unwrap()]));
+    assert_eq!(String::from_utf8(again.stdout).unwrap().trim(), id);
+    id
 }
 
 #[test]
 fn clear_messages_for_bad_peers() {
     let dir = TempDir::new("errors");
-    let server = Server::start(plain(&["serve", "--dir", dir.0.to_str().unwrap()]));
+    let server = Server::start(plain(&[
+        "serve",
+        "--dir",
+        dir.0.to_str().unwrap(),
+        "--open",
+    ]));
     let (id, addr) = server.peer.split_once('@').unwrap();
     let dir = dir.0.to_str().unwrap();
 
@@ -371,13 +402,29 @@ fn two_processes_sync_10000_files_between_network_namespaces() {
     let (a, b) = (TempDir::new("netns-a"), TempDir::new("netns-b"));
     make_dirs(&a.0, &b.0);
     let listen = format!("{}:0", Namespaces::ADDRS[0]);
+    let key = TempDir::new("netns-key");
+    let key = key.0.join("client.key");
+    let client = client_id(&key);
     let server = Server::start(namespaces.exec(
         0,
-        &["serve", "--dir", a.0.to_str().unwrap(), "--listen", &listen],
+        &[
+            "serve",
+            "--dir",
+            a.0.to_str().unwrap(),
+            "--listen",
+            &listen,
+            "--allow",
+            &client,
+        ],
     ));
     assert!(server.peer.contains("@10.77.0.1:"), "{}", server.peer);
     let started = SystemTime::now();
-    sync_twice(&server, &a.0, &b.0, &|args| namespaces.exec(1, args));
+    let key = key.to_str().unwrap().to_string();
+    sync_twice(&server, &a.0, &b.0, &|args| {
+        let mut command = namespaces.exec(1, args);
+        command.args(["--key", &key]);
+        command
+    });
     println!(
         "between namespaces {} and {}: {:.2} s in all",
         Namespaces::ADDRS[0],
