@@ -126,12 +126,11 @@ pub struct Config {
     pub limits: Limits,
     /// [`serve`] only: the most sessions at once. Default 16.
     pub max_sessions: usize,
-    /// [`serve`] only: when every session slot is taken, a waiting peer may have the slot of a
-    /// session that has run at least this long and moved less than
-    /// [`fair_rate`](Self::fair_rate) bytes per second. Default 2 s.
+    /// [`serve`] only: when every session slot is taken, a waiting peer gets the slot of the
+    /// session that has gone longest without a whole frame either way, if that is at least
+    /// this long (a peer trickling a frame, or saying nothing); the dropped peer is told to
+    /// retry later. Default 2 s.
     pub fair_after: Duration,
-    /// See [`fair_after`](Self::fair_after). Default 256 KiB/s.
-    pub fair_rate: u64,
     /// [`serve`] only: what a peer that finds no free slot is told to wait. Default 1 s.
     pub retry_after: Duration,
 }
@@ -153,7 +152,6 @@ impl Default for Config {
             limits: Limits::DEFAULT,
             max_sessions: 16,
             fair_after: Duration::from_secs(2),
-            fair_rate: 256 << 10,
             retry_after: Duration::from_secs(1),
         }
     }
@@ -357,15 +355,21 @@ async fn respond_as(
         )
         .await
     });
-    let result = tokio::select! {
-        result = exchange => result,
-        () = live.kill.notified() => Err(anyhow!(
-            "dropped: another peer waited for a session slot, and this one moved too little \
-             (under {} bytes/s)",
-            config.fair_rate
-        )),
-    };
-    conclude(&connection, start, result)
+    tokio::select! {
+        result = exchange => conclude(&connection, start, result),
+        () = live.kill.notified() => {
+            let why = format!(
+                "dropped: another peer waited for a session slot, and this one had moved no \
+                 whole frame for over {} s",
+                config.fair_after.as_secs_f64()
+            );
+            errors::close_busy(&connection, config.retry_after, &why);
+            Err(anyhow::Error::new(Busy {
+                retry_after: config.retry_after,
+                reason: why,
+            }))
+        }
+    }
 }
 
 /// What became of one incoming connection in [`serve`].
@@ -511,8 +515,8 @@ impl Server {
         report(result)
     }
 
-    /// A session slot: a free one, or, when there is none, the slot of the slowest session that
-    /// moves too little (it is asked to end), or `None` when no slot frees up soon.
+    /// A session slot: a free one, or, when there is none, the slot of the session idle longest
+    /// (it is asked to end), or `None` when no slot frees up soon.
     async fn slot(&self) -> Option<OwnedSemaphorePermit> {
         if let Ok(permit) = self.permits.clone().try_acquire_owned() {
             return Some(permit);
@@ -523,9 +527,9 @@ impl Server {
             .live
             .values()
             .filter(|live| !live.is_evicted())
-            .map(|live| (live.rate(), live))
-            .filter(|((rate, age), _)| *age >= config.fair_after && *rate < config.fair_rate as f64)
-            .min_by(|((a, _), _), ((b, _), _)| a.total_cmp(b))
+            .map(|live| (live.idle(), live))
+            .filter(|(idle, _)| *idle >= config.fair_after)
+            .max_by_key(|(idle, _)| *idle)
             .map(|(_, live)| live.clone());
         if let Some(victim) = victim {
             victim.evict();

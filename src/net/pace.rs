@@ -15,6 +15,8 @@ use super::Config;
 pub(crate) struct Live {
     started: Instant,
     bytes: AtomicU64,
+    /// When the last whole frame went either way, in milliseconds since `started`.
+    last_frame: AtomicU64,
     evicted: AtomicBool,
     pub(crate) kill: Notify,
 }
@@ -24,18 +26,17 @@ impl Live {
         Arc::new(Self {
             started: Instant::now(),
             bytes: AtomicU64::new(0),
+            last_frame: AtomicU64::new(0),
             evicted: AtomicBool::new(false),
             kill: Notify::new(),
         })
     }
 
-    /// Bytes per second over the session's life so far, and its age.
-    pub(crate) fn rate(&self) -> (f64, Duration) {
-        let age = self.started.elapsed();
-        (
-            self.bytes.load(Relaxed) as f64 / age.as_secs_f64().max(1e-3),
-            age,
-        )
+    /// How long since the last whole frame went either way.
+    pub(crate) fn idle(&self) -> Duration {
+        self.started
+            .elapsed()
+            .saturating_sub(Duration::from_millis(self.last_frame.load(Relaxed)))
     }
 
     /// Asks the session to end (once); false when it was asked already.
@@ -74,9 +75,13 @@ impl Pace {
         }
     }
 
-    /// Counts `n` bytes moved either way.
+    /// Counts a whole frame of `n` bytes moved either way.
     pub(crate) fn moved(&self, n: usize) {
         self.live.bytes.fetch_add(n as u64, Relaxed);
+        let at = self.live.started.elapsed().as_millis();
+        self.live
+            .last_frame
+            .store(u64::try_from(at).unwrap_or(u64::MAX), Relaxed);
     }
 
     /// When the traffic so far stops meeting the minimum rate, if nothing more moves.
