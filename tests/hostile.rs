@@ -1150,3 +1150,37 @@ async fn load_200_honest_clients_finish_while_20_slow_peers_trickle() {
         attacked[199].as_secs_f64()
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_over_the_clients_limit_is_never_sent() {
+    let dir = TempDir::new("big-file");
+    // 20 MiB, sparse. The scan hashes it in 64 KiB chunks; to send, the server takes its size
+    // from its index and answers TooLarge without opening it.
+    let big = std::fs::File::create(dir.0.join("big.bin")).unwrap();
+    big.set_len(20 << 20).unwrap();
+    big.set_modified(UNIX_EPOCH + Duration::from_secs(now() - 100))
+        .unwrap();
+    drop(big);
+    write_file(&dir.0, "small.txt", b"small", now() - 100);
+    let client = Node::new([]).await;
+    let mut server = serve_dir(&dir.0, allow(&[&client.endpoint], Permission::Read)).await;
+    let config = Config {
+        max_document_size: 1 << 20,
+        ..Config::default()
+    };
+    for _ in 0..6 {
+        let first = client.len() == 0;
+        let stats = client.sync_with(&server.endpoint, &config).await.unwrap();
+        // small.txt the first time; big.bin never.
+        assert_eq!(stats.bytes_received, if first { 5 } else { 0 });
+        assert!(
+            stats
+                .problems
+                .iter()
+                .any(|p| p.contains("not sent by the peer"))
+        );
+        let theirs = server.report().await.result.unwrap();
+        assert_eq!(theirs.bytes_sent, stats.bytes_received);
+    }
+    assert_eq!(client.len(), 1);
+}

@@ -10,8 +10,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result, bail};
 
-use super::store::{Document, DocumentStore, PutOutcome, content_id};
-use crate::id::{Id, Item};
+use super::store::{Document, DocumentStore, Outgoing, PutOutcome, content_id};
+use crate::id::{Id, Item, id_for_version};
 use crate::set::ItemSet;
 
 /// Names that start with this are negsync's own temporary files: never documents.
@@ -187,8 +187,8 @@ impl DirStore {
             let entry = match state.files.get(&key) {
                 Some(old) if old.len == len && old.modified == modified => *old,
                 _ => {
-                    let contents = match fs::read(&path) {
-                        Ok(contents) => contents,
+                    let digest = match hash_file(&path) {
+                        Ok(digest) => digest,
                         // Gone since the walk: not a document any more.
                         Err(error) if error.kind() == io::ErrorKind::NotFound => continue,
                         Err(error) => {
@@ -199,7 +199,7 @@ impl DirStore {
                     Entry {
                         item: Item {
                             timestamp: seconds(modified),
-                            id: content_id(key.as_bytes(), &contents),
+                            id: id_for_version(key.as_bytes(), &digest),
                         },
                         len,
                         modified,
@@ -326,6 +326,37 @@ impl DocumentStore for DirStore {
             key: key.into_bytes(),
             timestamp,
             contents,
+        }))
+    }
+
+    /// The file, read as it goes out (never whole in memory). A file whose size changed since
+    /// the scan is no longer this version; one whose bytes changed at the same size is sent,
+    /// and refused by the receiver (they no longer match the ID).
+    fn open(&self, id: &Id) -> Result<Option<Outgoing>> {
+        let (key, entry) = {
+            let state = self.lock();
+            let Some(key) = state.keys.get(id) else {
+                return Ok(None);
+            };
+            (key.clone(), state.files[key])
+        };
+        let path = self.root.join(&key);
+        let file = match File::open(&path) {
+            Ok(file) => file,
+            Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(error) => return Err(error).with_context(|| format!("reading {}", path.display())),
+        };
+        let meta = file
+            .metadata()
+            .with_context(|| format!("reading {}", path.display()))?;
+        if meta.len() != entry.len || meta.modified().ok() != Some(entry.modified) {
+            return Ok(None);
+        }
+        Ok(Some(Outgoing {
+            key: key.into_bytes(),
+            timestamp: entry.item.timestamp,
+            size: entry.len,
+            bytes: Box::new(io::Read::take(file, entry.len)),
         }))
     }
 
@@ -476,6 +507,22 @@ fn walk(
         }
     }
     Ok(())
+}
+
+/// SHA-256 of a file's bytes, read in chunks (never whole in memory).
+fn hash_file(path: &Path) -> io::Result<[u8; 32]> {
+    use sha2::{Digest, Sha256};
+    let mut file = File::open(path)?;
+    let mut hasher = Sha256::new();
+    let mut buffer = vec![0u8; 64 << 10];
+    loop {
+        match io::Read::read(&mut file, &mut buffer) {
+            Ok(0) => return Ok(hasher.finalize().into()),
+            Ok(n) => hasher.update(&buffer[..n]),
+            Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+            Err(error) => return Err(error),
+        }
+    }
 }
 
 /// Flushes a directory's entries to disk (after a rename into it).

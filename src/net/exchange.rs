@@ -18,6 +18,7 @@
 //! own session reported `complete` (the initiator may finish after a frame-cut reply).
 
 use std::collections::HashSet;
+use std::io::Read;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result, anyhow, bail};
@@ -28,7 +29,7 @@ use super::access::Permission;
 use super::frame::{self, Fields, HELLO_LIMIT, Kind};
 use super::pace::Pace;
 use super::stats::{Phase, Progress, SyncStats};
-use super::store::{Document, DocumentStore, PutOutcome};
+use super::store::{Document, DocumentStore, Outgoing, PutOutcome};
 use super::text::escape_bytes;
 use super::{Config, MAX_FRAME_LIMIT, MIN_FRAME_LIMIT, PROTOCOL_VERSION};
 use crate::id::{ID_SIZE, Id, Item};
@@ -105,19 +106,20 @@ pub(crate) async fn initiate(
         we_take,
     };
     let sending = async {
+        let mut buffer = Vec::new();
         for chunk in need.chunks(limit as usize / ID_SIZE) {
             let ids: Vec<u8> = chunk.iter().flat_map(|id| id.0).collect();
             frame::write(&mut send, Kind::Want, &ids, limit, pace).await?;
         }
         for id in &have {
             // A document that changed since the snapshot is no longer ours to offer.
-            let document = blocking(|| store.get(id)).context("reading a document to send")?;
+            let document = blocking(|| store.open(id)).context("reading a document to send")?;
             if let Some(document) = document {
                 if let Err(why) = link.sendable(&document) {
                     progress.refuse(format!("{id}: not sent: {why}"));
                     continue;
                 }
-                link.send_document(&mut send, id, &document, progress)
+                link.send_document(&mut send, id, document, &mut buffer, progress)
                     .await?;
             }
         }
@@ -362,17 +364,18 @@ pub(crate) async fn respond(
         }
     };
     let sending = async {
+        let mut buffer = Vec::new();
         while let Some(ids) = wanted.recv().await {
             for id in ids {
-                let document = blocking(|| store.get(&id)).ok().flatten();
+                let document = blocking(|| store.open(&id)).ok().flatten();
                 match document {
-                    Some(document) if document.contents.len() as u64 > peer.max_document_size => {
+                    Some(document) if document.size > peer.max_document_size => {
                         let mut payload = id.0.to_vec();
-                        payload.extend_from_slice(&(document.contents.len() as u64).to_be_bytes());
+                        payload.extend_from_slice(&document.size.to_be_bytes());
                         frame::write(&mut send, Kind::TooLarge, &payload, limit, pace).await?;
                     }
                     Some(document) if link.sendable(&document).is_ok() => {
-                        link.send_document(&mut send, &id, &document, progress)
+                        link.send_document(&mut send, &id, document, &mut buffer, progress)
                             .await?;
                     }
                     _ => frame::write(&mut send, Kind::Missing, &id.0, limit, pace).await?,
@@ -405,6 +408,20 @@ pub(crate) fn blocking<R>(f: impl FnOnce() -> R) -> R {
         }
         _ => f(),
     }
+}
+
+/// Reads into all of `buffer` unless the reader ends first; returns how much it read.
+fn read_full(reader: &mut dyn Read, buffer: &mut [u8]) -> std::io::Result<usize> {
+    let mut filled = 0;
+    while filled < buffer.len() {
+        match reader.read(&mut buffer[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(error) if error.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(error) => return Err(error),
+        }
+    }
+    Ok(filled)
 }
 
 /// Seconds since the epoch, now.
@@ -497,42 +514,56 @@ struct Link<'a> {
 
 impl Link<'_> {
     /// Why `document` cannot go to the peer, if it cannot.
-    fn sendable(&self, document: &Document) -> Result<(), String> {
+    fn sendable(&self, document: &Outgoing) -> Result<(), String> {
         if DOC_HEADER + document.key.len() > self.limit as usize {
             return Err(format!(
                 "a key of {} bytes does not fit in a frame",
                 document.key.len()
             ));
         }
-        if document.contents.len() as u64 > self.peer.max_document_size {
+        if document.size > self.peer.max_document_size {
             return Err(format!(
                 "{} bytes, over the peer's limit of {}",
-                document.contents.len(),
-                self.peer.max_document_size
+                document.size, self.peer.max_document_size
             ));
         }
         Ok(())
     }
 
-    /// Sends one document: a `Doc` frame, then its bytes in `Data` frames of at most the limit.
-    /// The caller checked it with [`sendable`](Self::sendable).
+    /// Sends one document: a `Doc` frame, then its bytes in `Data` frames of at most the limit,
+    /// read from the store one frame at a time into `buffer`. The caller checked it with
+    /// [`sendable`](Self::sendable).
     async fn send_document(
         &self,
         send: &mut SendStream,
         id: &Id,
-        document: &Document,
+        mut document: Outgoing,
+        buffer: &mut Vec<u8>,
         progress: &Progress,
     ) -> Result<()> {
         let mut header = Vec::with_capacity(DOC_HEADER + document.key.len());
         header.extend_from_slice(&id.0);
         header.extend_from_slice(&document.timestamp.to_be_bytes());
-        header.extend_from_slice(&(document.contents.len() as u64).to_be_bytes());
+        header.extend_from_slice(&document.size.to_be_bytes());
         header.extend_from_slice(&document.key);
         frame::write(send, Kind::Doc, &header, self.limit, self.pace).await?;
-        for chunk in document.contents.chunks(self.limit as usize) {
-            frame::write(send, Kind::Data, chunk, self.limit, self.pace).await?;
+        let mut left = document.size;
+        let mut short = false;
+        while left > 0 {
+            let n = left.min(u64::from(self.limit)) as usize;
+            buffer.clear();
+            buffer.resize(n, 0);
+            if !short {
+                let read = blocking(|| read_full(&mut document.bytes, buffer))
+                    .context("reading a document to send")?;
+                // The document shrank since it was opened: zeros for the rest, which the
+                // receiver refuses (they do not match the ID).
+                short = read < n;
+            }
+            frame::write(send, Kind::Data, buffer, self.limit, self.pace).await?;
+            left -= n as u64;
         }
-        progress.sent(document.contents.len() as u64);
+        progress.sent(document.size);
         Ok(())
     }
 

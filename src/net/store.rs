@@ -1,5 +1,7 @@
 //! Where document bytes come from and go to: a trait the application implements.
 
+use std::io::{Cursor, Read};
+
 use anyhow::Result;
 use sha2::{Digest, Sha256};
 
@@ -24,6 +26,32 @@ pub fn content_id(key: &[u8], contents: &[u8]) -> Id {
     id_for_version(key, &Sha256::digest(contents))
 }
 
+/// A document opened to be sent: what its `Doc` frame announces, and its bytes, read in chunks.
+pub struct Outgoing {
+    /// The document's key.
+    pub key: Vec<u8>,
+    /// Its timestamp.
+    pub timestamp: u64,
+    /// How many bytes `bytes` gives. Should it give fewer (the file shrank meanwhile), the
+    /// transport sends zeros for the rest, and the receiver refuses the document, whose bytes
+    /// no longer match its ID.
+    pub size: u64,
+    /// The bytes.
+    pub bytes: Box<dyn Read + Send>,
+}
+
+impl Outgoing {
+    /// A document held in memory.
+    pub fn from_document(document: Document) -> Self {
+        Self {
+            key: document.key,
+            timestamp: document.timestamp,
+            size: document.contents.len() as u64,
+            bytes: Box::new(Cursor::new(document.contents)),
+        }
+    }
+}
+
 /// What [`DocumentStore::put`] did with a document.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PutOutcome {
@@ -46,6 +74,14 @@ pub enum PutOutcome {
 pub trait DocumentStore: Send + Sync {
     /// The document with this ID, or `None` when the store no longer holds that version.
     fn get(&self, id: &Id) -> Result<Option<Document>>;
+
+    /// The document with this ID opened for sending, or `None` when the store no longer holds
+    /// that version. The transport reads it in chunks of at most a frame, and checks its size
+    /// against the peer's limit before it reads any. By default [`get`](Self::get), held in
+    /// memory; a store of large documents overrides it to read them as they go out.
+    fn open(&self, id: &Id) -> Result<Option<Outgoing>> {
+        Ok(self.get(id)?.map(Outgoing::from_document))
+    }
 
     /// Stores a received document whose ID the transport has already checked against
     /// [`id_of`](Self::id_of). An error refuses this one document; the sync goes on.
