@@ -12,7 +12,8 @@ use anyhow::Result;
 use iroh::endpoint::{Connection, RecvStream, SendStream};
 use negsync::net::{
     self, Access, Busy, Config, DirStore, Document, DocumentStore, Endpoint, NotAllowed,
-    Permission, Progress, PutOutcome, SecretKey, SessionReport, SyncStats, content_id,
+    Permission, Progress, PutOutcome, Receive, Receiving, SecretKey, SessionReport, SyncStats,
+    content_id,
 };
 use negsync::{Id, ItemSet, Session};
 use tokio::sync::mpsc;
@@ -1155,7 +1156,7 @@ async fn load_200_honest_clients_finish_while_20_slow_peers_trickle() {
 async fn a_file_over_the_clients_limit_is_never_sent() {
     let dir = TempDir::new("big-file");
     // 20 MiB, sparse. The scan hashes it in 64 KiB chunks; to send, the server takes its size
-    // from its index and answers TooLarge without opening it.
+    // from its index and answers TooLarge without reading it.
     let big = std::fs::File::create(dir.0.join("big.bin")).unwrap();
     big.set_len(20 << 20).unwrap();
     big.set_modified(UNIX_EPOCH + Duration::from_secs(now() - 100))
@@ -1183,4 +1184,126 @@ async fn a_file_over_the_clients_limit_is_never_sent() {
         assert_eq!(theirs.bytes_sent, stats.bytes_received);
     }
     assert_eq!(client.len(), 1);
+}
+
+// ------------------------------------------------------------------------------------------
+// 4. Streaming: documents reach a store in chunks, hashed on the way.
+
+/// A directory store that records the chunks the transport hands it.
+struct Recording {
+    inner: DirStore,
+    chunks: Arc<Mutex<Vec<usize>>>,
+}
+
+struct RecordingWriter<'a> {
+    inner: Box<dyn Receiving + Send + 'a>,
+    chunks: Arc<Mutex<Vec<usize>>>,
+}
+
+impl Receiving for RecordingWriter<'_> {
+    fn write(&mut self, bytes: &[u8]) -> Result<()> {
+        self.chunks.lock().unwrap().push(bytes.len());
+        self.inner.write(bytes)
+    }
+
+    fn commit(self: Box<Self>) -> Result<PutOutcome> {
+        self.inner.commit()
+    }
+}
+
+impl DocumentStore for Recording {
+    fn get(&self, id: &Id) -> Result<Option<Document>> {
+        self.inner.get(id)
+    }
+
+    fn put(&self, id: &Id, document: Document) -> Result<PutOutcome> {
+        self.inner.put(id, document)
+    }
+
+    fn begin<'a>(&'a self, id: &Id, key: &[u8], timestamp: u64, size: u64) -> Result<Receive<'a>> {
+        Ok(match self.inner.begin(id, key, timestamp, size)? {
+            Receive::Stream(inner) => Receive::Stream(Box::new(RecordingWriter {
+                inner,
+                chunks: self.chunks.clone(),
+            })),
+            other => other,
+        })
+    }
+}
+
+fn temp_files(dir: &Path) -> usize {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .starts_with(".negsync-")
+        })
+        .count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_large_document_reaches_the_store_in_chunks_of_a_frame() {
+    let dir = TempDir::new("chunks");
+    let big: Vec<u8> = (0..(1u32 << 20)).map(|i| (i * 7 + i / 251) as u8).collect();
+    let client = Node::new([doc("big.bin", now() - 5, &big)]).await;
+    let chunks = Arc::new(Mutex::new(Vec::new()));
+    let store = Arc::new(Recording {
+        inner: DirStore::open(&dir.0).unwrap(),
+        chunks: chunks.clone(),
+    });
+    let mut server = serve_store(
+        Arc::new(ItemSet::new()),
+        store,
+        Config {
+            frame_limit: 4096,
+            ..allow(&[&client.endpoint], Permission::ReadWrite)
+        },
+    )
+    .await;
+    let stats = client
+        .sync_with(&server.endpoint, &Config::default())
+        .await
+        .unwrap();
+    assert_eq!(stats.peer_stored, Some(1));
+    server.report().await.result.unwrap();
+    let chunks = chunks.lock().unwrap().clone();
+    assert_eq!(chunks.iter().sum::<usize>(), 1 << 20);
+    assert!(
+        chunks.iter().all(|&n| n <= 4096),
+        "never more than a frame at once"
+    );
+    assert_eq!(std::fs::read(dir.0.join("big.bin")).unwrap(), big);
+    assert_eq!(temp_files(&dir.0), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_streamed_document_that_does_not_match_its_id_leaves_nothing() {
+    let dir = TempDir::new("stream-mismatch");
+    let peer = endpoint().await;
+    let mut server = serve_dir(&dir.0, allow(&[&peer], Permission::ReadWrite)).await;
+    let mut raw = Raw::connect(&peer, &server.endpoint).await;
+    raw.reconcile(&ItemSet::new(), &hello(4096, 1 << 20, now(), true))
+        .await;
+    raw.write(RECONCILE_DONE, &done(1, 0)).await.unwrap();
+    // The ID of "good", the bytes of "evil".
+    let id = content_id(b"x.txt", b"good");
+    raw.write(DOC, &doc_header(&id, now() - 5, 4, b"x.txt"))
+        .await
+        .unwrap();
+    raw.write(DATA, b"evil").await.unwrap();
+    raw.write(END, &[]).await.unwrap();
+    assert_eq!(raw.read().await.unwrap().0, 9, "Finished");
+    raw.connection.close(0u32.into(), b"");
+    let stats = server.report().await.result.unwrap();
+    assert_eq!((stats.refused, stats.stored), (1, 0));
+    assert!(
+        stats.problems[0].contains("do not match"),
+        "{:?}",
+        stats.problems
+    );
+    assert!(!dir.0.join("x.txt").exists());
+    assert_eq!(temp_files(&dir.0), 0, "the temporary file is gone");
 }

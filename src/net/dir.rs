@@ -10,7 +10,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result, bail};
 
-use super::store::{Document, DocumentStore, Outgoing, PutOutcome, content_id};
+use super::store::{Document, DocumentStore, Outgoing, PutOutcome, Receive, Receiving, content_id};
 use crate::id::{Id, Item, id_for_version};
 use crate::set::ItemSet;
 
@@ -258,14 +258,39 @@ impl DirStore {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Writes `document` to `path` atomically, with its timestamp as modification time.
-    fn write(&self, path: &Path, document: &Document) -> Result<Entry> {
+    /// Checks `key` for a document with this `id` and `timestamp` against what is here, makes
+    /// the directories on its way, and opens a temporary file beside its place. `None`: this
+    /// version or a newer one is here already.
+    fn prepare(&self, id: &Id, key: &[u8], timestamp: u64) -> Result<Option<DirIncoming<'_>>> {
         static COUNTER: AtomicU64 = AtomicU64::new(0);
+        let parts = key_parts(key)?;
+        let key = parts.join("/");
         let modified = UNIX_EPOCH
-            .checked_add(Duration::from_secs(document.timestamp))
+            .checked_add(Duration::from_secs(timestamp))
             .context("timestamp out of range for a file")?;
-        let parent = path.parent().context("a document path has a parent")?;
-        let temp = parent.join(format!(
+        if self.lock().holds_newer(&key, id, timestamp)? {
+            return Ok(None);
+        }
+        let (file_name, dirs) = parts.split_last().context("a key has a part")?;
+        let mut dir = self.root.clone();
+        for part in dirs {
+            dir.push(part);
+            match fs::symlink_metadata(&dir) {
+                Ok(meta) if meta.is_dir() => {}
+                Ok(_) => bail!("{key}: {} is in the way (not a directory)", dir.display()),
+                Err(error) if error.kind() == io::ErrorKind::NotFound => {
+                    fs::create_dir(&dir).with_context(|| format!("creating {}", dir.display()))?
+                }
+                Err(error) => {
+                    return Err(error).with_context(|| format!("reading {}", dir.display()));
+                }
+            }
+        }
+        let path = dir.join(file_name);
+        if fs::symlink_metadata(&path).is_ok_and(|meta| meta.is_dir()) {
+            bail!("{key}: a directory is in the way");
+        }
+        let temp = dir.join(format!(
             "{TEMP_PREFIX}{}-{}",
             std::process::id(),
             COUNTER.fetch_add(1, Ordering::Relaxed)
@@ -274,32 +299,125 @@ impl DirStore {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .insert(temp.clone());
-        let written = (|| {
-            let mut file = File::create_new(&temp)?;
-            file.write_all(&document.contents)?;
-            file.set_modified(modified)?;
-            file.sync_all()?;
-            drop(file);
-            fs::rename(&temp, path)?;
-            sync_dir(parent)
-        })();
-        self.writing
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(&temp);
-        if let Err(error) = written {
-            let _ = fs::remove_file(&temp);
-            return Err(error).with_context(|| format!("writing {}", path.display()));
+        let file = match File::create_new(&temp) {
+            Ok(file) => file,
+            Err(error) => {
+                self.writing
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .remove(&temp);
+                return Err(error).with_context(|| format!("writing {}", path.display()));
+            }
+        };
+        Ok(Some(DirIncoming {
+            store: self,
+            id: *id,
+            key,
+            timestamp,
+            modified,
+            path,
+            temp,
+            file: Some(file),
+        }))
+    }
+}
+
+impl DirState {
+    /// Whether a document with this key, ID and timestamp is not to be written because this
+    /// version or a newer one is here already; an error for a case twin of a key or directory
+    /// here.
+    fn holds_newer(&self, key: &str, id: &Id, timestamp: u64) -> Result<bool> {
+        if let Some((ours, existing)) = self.clash(key) {
+            bail!(
+                "refused path {key:?}: {ours:?} differs only in case from {existing:?}, which is \
+                 here already (they would be one file on macOS and Windows)"
+            );
         }
-        let meta = fs::metadata(path).with_context(|| format!("reading {}", path.display()))?;
-        Ok(Entry {
+        Ok(self
+            .files
+            .get(key)
+            .is_some_and(|old| (old.item.timestamp, old.item.id) >= (timestamp, *id)))
+    }
+}
+
+/// A received document being written to its temporary file; removed unless committed.
+struct DirIncoming<'a> {
+    store: &'a DirStore,
+    id: Id,
+    key: String,
+    timestamp: u64,
+    modified: SystemTime,
+    path: PathBuf,
+    temp: PathBuf,
+    file: Option<File>,
+}
+
+impl DirIncoming<'_> {
+    fn commit_now(&mut self) -> Result<PutOutcome> {
+        let mut file = self.file.take().context("committed twice")?;
+        (|| {
+            file.flush()?;
+            file.set_modified(self.modified)?;
+            file.sync_all()
+        })()
+        .with_context(|| format!("writing {}", self.path.display()))?;
+        drop(file);
+        let mut state = self.store.lock();
+        // Another session may have stored this key meanwhile.
+        if state.holds_newer(&self.key, &self.id, self.timestamp)? {
+            return Ok(PutOutcome::Kept);
+        }
+        let parent = self.path.parent().context("a document path has a parent")?;
+        (|| {
+            fs::rename(&self.temp, &self.path)?;
+            sync_dir(parent)
+        })()
+        .with_context(|| format!("writing {}", self.path.display()))?;
+        let meta =
+            fs::metadata(&self.path).with_context(|| format!("reading {}", self.path.display()))?;
+        let entry = Entry {
             item: Item {
-                timestamp: document.timestamp,
-                id: Id::default(),
+                timestamp: self.timestamp,
+                id: self.id,
             },
             len: meta.len(),
-            modified: meta.modified().unwrap_or(modified),
+            modified: meta.modified().unwrap_or(self.modified),
+        };
+        let old = state.files.get(&self.key).copied();
+        if let Some(old) = old {
+            state.keys.remove(&old.item.id);
+        }
+        state.keys.insert(self.id, self.key.clone());
+        state.add_key(&self.key);
+        state.files.insert(self.key.clone(), entry);
+        Ok(PutOutcome::Stored {
+            replaced: old.map(|old| old.item),
         })
+    }
+}
+
+impl Receiving for DirIncoming<'_> {
+    fn write(&mut self, bytes: &[u8]) -> Result<()> {
+        let file = self.file.as_mut().context("written after the commit")?;
+        file.write_all(bytes)
+            .with_context(|| format!("writing {}", self.path.display()))
+    }
+
+    fn commit(mut self: Box<Self>) -> Result<PutOutcome> {
+        self.commit_now()
+    }
+}
+
+impl Drop for DirIncoming<'_> {
+    fn drop(&mut self) {
+        // Not renamed into place (refused, failed, or kept): the temporary file goes.
+        drop(self.file.take());
+        let _ = fs::remove_file(&self.temp);
+        self.store
+            .writing
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&self.temp);
     }
 }
 
@@ -361,50 +479,22 @@ impl DocumentStore for DirStore {
     }
 
     fn put(&self, id: &Id, document: Document) -> Result<PutOutcome> {
-        let parts = key_parts(&document.key)?;
-        let key = parts.join("/");
-        let mut state = self.lock();
-        if let Some((ours, existing)) = state.clash(&key) {
-            bail!(
-                "refused path {key:?}: {ours:?} differs only in case from {existing:?}, which is \
-                 here already (they would be one file on macOS and Windows)"
-            );
-        }
-        let old = state.files.get(&key).copied();
-        if let Some(old) = old {
-            if (old.item.timestamp, old.item.id) >= (document.timestamp, *id) {
-                return Ok(PutOutcome::Kept);
+        match self.prepare(id, &document.key, document.timestamp)? {
+            None => Ok(PutOutcome::Kept),
+            Some(mut incoming) => {
+                incoming.write(&document.contents)?;
+                incoming.commit_now()
             }
         }
-        let (file_name, dirs) = parts.split_last().context("a key has a part")?;
-        let mut dir = self.root.clone();
-        for part in dirs {
-            dir.push(part);
-            match fs::symlink_metadata(&dir) {
-                Ok(meta) if meta.is_dir() => {}
-                Ok(_) => bail!("{key}: {} is in the way (not a directory)", dir.display()),
-                Err(error) if error.kind() == io::ErrorKind::NotFound => {
-                    fs::create_dir(&dir).with_context(|| format!("creating {}", dir.display()))?
-                }
-                Err(error) => {
-                    return Err(error).with_context(|| format!("reading {}", dir.display()));
-                }
-            }
-        }
-        let path = dir.join(file_name);
-        if fs::symlink_metadata(&path).is_ok_and(|meta| meta.is_dir()) {
-            bail!("{key}: a directory is in the way");
-        }
-        let mut entry = self.write(&path, &document)?;
-        entry.item.id = *id;
-        if let Some(old) = old {
-            state.keys.remove(&old.item.id);
-        }
-        state.keys.insert(*id, key.clone());
-        state.add_key(&key);
-        state.files.insert(key, entry);
-        Ok(PutOutcome::Stored {
-            replaced: old.map(|old| old.item),
+    }
+
+    /// Writes the bytes to a temporary file as they arrive; the commit flushes it to disk and
+    /// renames it into place. IDs here are content IDs, so the transport may check them as
+    /// the bytes go by.
+    fn begin<'a>(&'a self, id: &Id, key: &[u8], timestamp: u64, _size: u64) -> Result<Receive<'a>> {
+        Ok(match self.prepare(id, key, timestamp)? {
+            None => Receive::Kept,
+            Some(incoming) => Receive::Stream(Box::new(incoming)),
         })
     }
 

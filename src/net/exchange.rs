@@ -29,12 +29,13 @@ use super::access::Permission;
 use super::frame::{self, Fields, HELLO_LIMIT, Kind};
 use super::pace::Pace;
 use super::stats::{Phase, Progress, SyncStats};
-use super::store::{Document, DocumentStore, Outgoing, PutOutcome};
+use super::store::{Document, DocumentStore, Outgoing, PutOutcome, Receive, Receiving};
 use super::text::escape_bytes;
 use super::{Config, MAX_FRAME_LIMIT, MIN_FRAME_LIMIT, PROTOCOL_VERSION};
-use crate::id::{ID_SIZE, Id, Item};
+use crate::id::{ID_SIZE, Id, Item, id_for_version};
 use crate::session::Session;
 use crate::set::ItemSet;
+use sha2::{Digest, Sha256};
 
 /// Bytes of a `Doc` frame before the key: ID, timestamp, size.
 const DOC_HEADER: usize = ID_SIZE + 8 + 8;
@@ -635,9 +636,31 @@ impl Link<'_> {
             None
         };
 
-        let mut contents = Vec::new();
-        if refusal.is_none() {
-            contents.reserve(size as usize);
+        // Where the bytes go: nowhere (refused or kept), into memory for `put`, or into the
+        // store as they arrive, hashed on the way.
+        enum Sink<'s> {
+            Skip,
+            Whole(Vec<u8>),
+            Stream(Box<dyn Receiving + Send + 's>, Sha256),
+        }
+        let shown = escape_bytes(&key[..key.len().min(200)]);
+        let refuse = |why: String| progress.refuse(format!("{shown} ({id}): {why}"));
+        let store_error = |error: anyhow::Error| {
+            format!(
+                "refused by the store: {}",
+                super::text::escape(&format!("{error:#}"))
+            )
+        };
+        let mut failure = refusal;
+        let mut kept = false;
+        let mut sink = Sink::Skip;
+        if failure.is_none() {
+            match blocking(|| store.begin(&id, &key, timestamp, size)) {
+                Ok(Receive::Whole) => sink = Sink::Whole(Vec::with_capacity(size as usize)),
+                Ok(Receive::Kept) => kept = true,
+                Ok(Receive::Stream(incoming)) => sink = Sink::Stream(incoming, Sha256::new()),
+                Err(error) => failure = Some(store_error(error)),
+            }
         }
         let mut left = size;
         while left > 0 {
@@ -648,31 +671,60 @@ impl Link<'_> {
                 bail!("protocol error: a document's Data frames do not add up to its size");
             }
             left -= data.len() as u64;
-            if refusal.is_none() {
-                contents.extend_from_slice(&data);
+            let written = match &mut sink {
+                Sink::Skip => Ok(()),
+                Sink::Whole(contents) => {
+                    contents.extend_from_slice(&data);
+                    Ok(())
+                }
+                Sink::Stream(incoming, hasher) => {
+                    hasher.update(&data);
+                    blocking(|| incoming.write(&data))
+                }
+            };
+            if let Err(error) = written {
+                // Dropping the writer discards what it wrote; the rest is read past.
+                sink = Sink::Skip;
+                failure = Some(store_error(error));
             }
         }
         progress.received(size);
 
-        let shown = escape_bytes(&key[..key.len().min(200)]);
-        let refuse = |why: String| progress.refuse(format!("{shown} ({id}): {why}"));
-        if let Some(why) = refusal {
+        if let Some(why) = failure {
             refuse(why);
             return Ok(());
         }
-        let document = Document {
-            key,
-            timestamp,
-            contents,
+        let outcome = match sink {
+            Sink::Skip if kept => Ok(PutOutcome::Kept),
+            Sink::Skip => return Ok(()),
+            Sink::Whole(contents) => {
+                let document = Document {
+                    key,
+                    timestamp,
+                    contents,
+                };
+                let actual = store.id_of(&document);
+                if actual != id {
+                    refuse(format!(
+                        "refused: its bytes do not match its ID (they make {actual})"
+                    ));
+                    return Ok(());
+                }
+                blocking(|| store.put(&id, document))
+            }
+            Sink::Stream(incoming, hasher) => {
+                let actual = id_for_version(&key, &hasher.finalize());
+                if actual != id {
+                    drop(incoming);
+                    refuse(format!(
+                        "refused: its bytes do not match its ID (they make {actual})"
+                    ));
+                    return Ok(());
+                }
+                blocking(|| incoming.commit())
+            }
         };
-        let actual = store.id_of(&document);
-        if actual != id {
-            refuse(format!(
-                "refused: its bytes do not match its ID (they make {actual})"
-            ));
-            return Ok(());
-        }
-        match blocking(|| store.put(&id, document)) {
+        match outcome {
             Ok(PutOutcome::Stored { replaced }) => {
                 if let Some(old) = replaced {
                     set.remove(old.timestamp, old.id);
@@ -681,10 +733,7 @@ impl Link<'_> {
                 progress.store();
             }
             Ok(PutOutcome::Kept) => progress.keep(),
-            Err(error) => refuse(format!(
-                "refused by the store: {}",
-                super::text::escape(&format!("{error:#}"))
-            )),
+            Err(error) => refuse(store_error(error)),
         }
         Ok(())
     }

@@ -68,7 +68,7 @@ pub use errors::Busy;
 pub use iroh::endpoint::Connection;
 pub use iroh::{Endpoint, EndpointAddr, EndpointId, SecretKey};
 pub use stats::{Phase, Progress, SyncStats};
-pub use store::{Document, DocumentStore, Outgoing, PutOutcome, content_id};
+pub use store::{Document, DocumentStore, Outgoing, PutOutcome, Receive, Receiving, content_id};
 pub use text::{escape, escape_bytes};
 
 use pace::{Live, Pace};

@@ -52,6 +52,29 @@ impl Outgoing {
     }
 }
 
+/// How a store takes a received document: see [`DocumentStore::begin`].
+pub enum Receive<'a> {
+    /// Hand the whole document to [`put`](DocumentStore::put) (held in memory, checked with
+    /// [`id_of`](DocumentStore::id_of) first).
+    Whole,
+    /// The store holds this version, or a newer one of its key, already: the bytes are read
+    /// past and the document counts as kept.
+    Kept,
+    /// Write the bytes as they arrive. The transport hashes them as they go and commits only
+    /// when they match the content ID ([`content_id`]); otherwise it drops the writer.
+    Stream(Box<dyn Receiving + Send + 'a>),
+}
+
+/// A received document being written as its bytes arrive. Dropping it without
+/// [`commit`](Self::commit) must discard what was written.
+pub trait Receiving {
+    /// The next bytes of the document.
+    fn write(&mut self, bytes: &[u8]) -> Result<()>;
+
+    /// Makes the document part of the store: all its bytes were written, and they match its ID.
+    fn commit(self: Box<Self>) -> Result<PutOutcome>;
+}
+
 /// What [`DocumentStore::put`] did with a document.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PutOutcome {
@@ -86,6 +109,17 @@ pub trait DocumentStore: Send + Sync {
     /// Stores a received document whose ID the transport has already checked against
     /// [`id_of`](Self::id_of). An error refuses this one document; the sync goes on.
     fn put(&self, id: &Id, document: Document) -> Result<PutOutcome>;
+
+    /// Starts receiving a document whose `Doc` frame passed the transport's checks (size,
+    /// count, quota, timestamp). By default [`Receive::Whole`]: the transport holds it in
+    /// memory (at most [`Config::max_document_size`](super::Config::max_document_size)) and
+    /// calls [`put`](Self::put). A store whose IDs are content IDs ([`content_id`]) may return
+    /// [`Receive::Stream`] to write the bytes as they come, in chunks of at most a frame. An
+    /// error refuses this one document; the sync goes on.
+    fn begin<'a>(&'a self, id: &Id, key: &[u8], timestamp: u64, size: u64) -> Result<Receive<'a>> {
+        let _ = (id, key, timestamp, size);
+        Ok(Receive::Whole)
+    }
 
     /// The ID `document` must have. By default its content ID ([`content_id`]); a store whose
     /// versions are, say, CRDT heads overrides it.
