@@ -55,8 +55,9 @@ const STALE_AFTER: Duration = Duration::from_secs(3600);
 /// Deletions do not travel: a sync makes the union.
 ///
 /// Received files are written to `.negsync-PID-N` beside their place, flushed to disk
-/// (`fsync`), renamed, and the directory flushed, so a power cut leaves the old file or the new
-/// one. Leftover temporary files (of a killed process) are removed by the next scan.
+/// (`fsync`), and renamed, so a power cut leaves the old file or the new one; the directories
+/// renamed into are flushed once each at the end of the session ([`flush`](DocumentStore::flush);
+/// [`put`](DocumentStore::put) flushes at once). Leftover temporary files (of a killed process) are removed by the next scan.
 /// [`refresh`](DocumentStore::refresh) rescans at most once per
 /// [`rescan_interval`](Self::set_rescan_interval), however many sessions ask.
 pub struct DirStore {
@@ -67,6 +68,8 @@ pub struct DirStore {
     rescan_interval: Mutex<Duration>,
     /// Temporary files this store is writing now.
     writing: Mutex<HashSet<PathBuf>>,
+    /// Directories with renames not yet flushed to disk (by [`flush`](DocumentStore::flush)).
+    dirty: Mutex<HashSet<PathBuf>>,
 }
 
 #[derive(Default)]
@@ -135,6 +138,7 @@ impl DirStore {
             scanned: Mutex::new(None),
             rescan_interval: Mutex::new(Duration::from_secs(1)),
             writing: Mutex::new(HashSet::new()),
+            dirty: Mutex::new(HashSet::new()),
         })
     }
 
@@ -368,11 +372,13 @@ impl DirIncoming<'_> {
             return Ok(PutOutcome::Kept);
         }
         let parent = self.path.parent().context("a document path has a parent")?;
-        (|| {
-            fs::rename(&self.temp, &self.path)?;
-            sync_dir(parent)
-        })()
-        .with_context(|| format!("writing {}", self.path.display()))?;
+        fs::rename(&self.temp, &self.path)
+            .with_context(|| format!("writing {}", self.path.display()))?;
+        self.store
+            .dirty
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(parent.to_path_buf());
         let meta =
             fs::metadata(&self.path).with_context(|| format!("reading {}", self.path.display()))?;
         let entry = Entry {
@@ -483,7 +489,9 @@ impl DocumentStore for DirStore {
             None => Ok(PutOutcome::Kept),
             Some(mut incoming) => {
                 incoming.write(&document.contents)?;
-                incoming.commit_now()
+                let outcome = incoming.commit_now()?;
+                self.flush()?;
+                Ok(outcome)
             }
         }
     }
@@ -496,6 +504,21 @@ impl DocumentStore for DirStore {
             None => Receive::Kept,
             Some(incoming) => Receive::Stream(Box::new(incoming)),
         })
+    }
+
+    /// Flushes every directory a file was renamed into since the last flush (once each, not
+    /// once per file: a directory flush costs as much as a file's).
+    fn flush(&self) -> Result<()> {
+        let dirs: Vec<PathBuf> = self
+            .dirty
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .drain()
+            .collect();
+        for dir in dirs {
+            sync_dir(&dir).with_context(|| format!("flushing {}", dir.display()))?;
+        }
+        Ok(())
     }
 
     fn refresh(&self, set: &ItemSet) -> Result<()> {

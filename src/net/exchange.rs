@@ -193,7 +193,11 @@ pub(crate) async fn initiate(
             }
         }
     };
-    let ((), (peer_stored, peer_refused)) = tokio::try_join!(sending, receiving)?;
+    // What arrived is flushed to disk whether or not the session went well.
+    let joined = tokio::try_join!(sending, receiving);
+    let flushed = blocking(|| store.flush());
+    let ((), (peer_stored, peer_refused)) = joined?;
+    flushed.context("flushing the received documents to disk")?;
     progress.set_phase(Phase::Done);
 
     let mut stats = progress.stats();
@@ -385,7 +389,10 @@ pub(crate) async fn respond(
         }
         Ok::<_, anyhow::Error>(())
     };
-    tokio::try_join!(receiving, sending)?;
+    let joined = tokio::try_join!(receiving, sending);
+    let flushed = blocking(|| store.flush());
+    joined?;
+    flushed.context("flushing the received documents to disk")?;
 
     let stats = finish(progress, &session);
     let mut finished = Vec::with_capacity(16);

@@ -121,6 +121,12 @@ pub trait DocumentStore: Send + Sync {
         Ok(Receive::Whole)
     }
 
+    /// Makes what this session stored durable: called once a session has received its last
+    /// document, before it reports success. Does nothing by default.
+    fn flush(&self) -> Result<()> {
+        Ok(())
+    }
+
     /// The ID `document` must have. By default its content ID ([`content_id`]); a store whose
     /// versions are, say, CRDT heads overrides it.
     fn id_of(&self, document: &Document) -> Id {
