@@ -101,6 +101,8 @@ struct Server {
     child: Child,
     lines: mpsc::Receiver<String>,
     peer: String,
+    /// What it printed up to its `to sync:` line.
+    banner: Vec<String>,
 }
 
 impl Server {
@@ -124,10 +126,16 @@ impl Server {
             child,
             lines,
             peer: String::new(),
+            banner: Vec::new(),
         };
-        let line = server.wait_for("to sync:");
-        server.peer = line.rsplit(' ').next().unwrap().to_string();
-        server
+        loop {
+            let line = server.wait_for("");
+            server.banner.push(line.clone());
+            if line.contains("to sync:") {
+                server.peer = line.rsplit(' ').next().unwrap().to_string();
+                return server;
+            }
+        }
     }
 
     /// The next output line that contains `what` (the lines before it are printed).
@@ -226,15 +234,46 @@ fn plain(args: &[&str]) -> Command {
 fn two_processes_sync_10000_files_on_loopback() {
     let (a, b) = (TempDir::new("loop-a"), TempDir::new("loop-b"));
     make_dirs(&a.0, &b.0);
-    let server = Server::start(plain(&["serve", "--dir", a.0.to_str().unwrap()]));
+    let key = TempDir::new("loop-key");
+    let key = key.0.join("client.key");
+    let client = client_id(&key);
+    let server = Server::start(plain(&[
+        "serve",
+        "--dir",
+        a.0.to_str().unwrap(),
+        "--allow",
+        &client,
+    ]));
     assert!(server.peer.contains("@127.0.0.1:"), "{}", server.peer);
-    sync_twice(&server, &a.0, &b.0, &plain);
+    let key = key.to_str().unwrap().to_string();
+    sync_twice(&server, &a.0, &b.0, &|args| {
+        let mut command = plain(args);
+        command.args(["--key", &key]);
+        command
+    });
+}
+
+/// The endpoint ID of the key in `path` (created), as `negsync id` prints it.
+fn client_id(path: &Path) -> String {
+    let output = run(plain(&["id", "--key", path.to_str().unwrap()]));
+    assert!(output.status.success());
+    let id = String::from_utf8(output.stdout).unwrap().trim().to_string();
+    assert_eq!(id.len(), 64, "{id}");
+    // The same key gives the same ID.
+    let again = run(plain(&["id", "--key", path.to_str().unwrap()]));
+    assert_eq!(String::from_utf8(again.stdout).unwrap().trim(), id);
+    id
 }
 
 #[test]
 fn clear_messages_for_bad_peers() {
     let dir = TempDir::new("errors");
-    let server = Server::start(plain(&["serve", "--dir", dir.0.to_str().unwrap()]));
+    let server = Server::start(plain(&[
+        "serve",
+        "--dir",
+        dir.0.to_str().unwrap(),
+        "--open",
+    ]));
     let (id, addr) = server.peer.split_once('@').unwrap();
     let dir = dir.0.to_str().unwrap();
 
@@ -371,13 +410,29 @@ fn two_processes_sync_10000_files_between_network_namespaces() {
     let (a, b) = (TempDir::new("netns-a"), TempDir::new("netns-b"));
     make_dirs(&a.0, &b.0);
     let listen = format!("{}:0", Namespaces::ADDRS[0]);
+    let key = TempDir::new("netns-key");
+    let key = key.0.join("client.key");
+    let client = client_id(&key);
     let server = Server::start(namespaces.exec(
         0,
-        &["serve", "--dir", a.0.to_str().unwrap(), "--listen", &listen],
+        &[
+            "serve",
+            "--dir",
+            a.0.to_str().unwrap(),
+            "--listen",
+            &listen,
+            "--allow",
+            &client,
+        ],
     ));
     assert!(server.peer.contains("@10.77.0.1:"), "{}", server.peer);
     let started = SystemTime::now();
-    sync_twice(&server, &a.0, &b.0, &|args| namespaces.exec(1, args));
+    let key = key.to_str().unwrap().to_string();
+    sync_twice(&server, &a.0, &b.0, &|args| {
+        let mut command = namespaces.exec(1, args);
+        command.args(["--key", &key]);
+        command
+    });
     println!(
         "between namespaces {} and {}: {:.2} s in all",
         Namespaces::ADDRS[0],
@@ -386,4 +441,135 @@ fn two_processes_sync_10000_files_between_network_namespaces() {
     );
     drop(server);
     drop(namespaces);
+}
+
+#[test]
+fn serve_refuses_unknown_endpoints_by_id_and_an_allow_file_can_make_a_peer_read_only() {
+    let (a, b, keys) = (
+        TempDir::new("allow-a"),
+        TempDir::new("allow-b"),
+        TempDir::new("allow-keys"),
+    );
+    write_file(&a.0, "shared.txt", b"from a", 1_700_000_000);
+    write_file(&b.0, "mine.txt", b"from b", 1_700_000_000);
+    let (reader_key, stranger_key) = (keys.0.join("reader.key"), keys.0.join("stranger.key"));
+    let (reader, stranger) = (client_id(&reader_key), client_id(&stranger_key));
+    let allow_file = keys.0.join("allowed.txt");
+    fs::write(
+        &allow_file,
+        format!("# who may sync\n{reader} read   # the laptop\n"),
+    )
+    .unwrap();
+    let server = Server::start(plain(&[
+        "serve",
+        "--dir",
+        a.0.to_str().unwrap(),
+        "--allow-file",
+        allow_file.to_str().unwrap(),
+    ]));
+    let sync_as = |key: &Path| {
+        run(plain(&[
+            "sync",
+            "--dir",
+            b.0.to_str().unwrap(),
+            "--peer",
+            &server.peer,
+            "--key",
+            key.to_str().unwrap(),
+        ]))
+    };
+    let output = sync_as(&stranger_key);
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("does not allow this endpoint"), "{stderr}");
+    let line = server.wait_for("refused endpoint");
+    assert!(line.contains(&format!("--allow {stranger}")), "{line}");
+
+    let output = sync_as(&reader_key);
+    assert!(output.status.success());
+    server.wait_for("synced with");
+    assert_eq!(fs::read(b.0.join("shared.txt")).unwrap(), b"from a");
+    assert!(
+        !a.0.join("mine.txt").exists(),
+        "a read-only peer writes nothing"
+    );
+}
+
+#[test]
+fn serve_says_loudly_that_it_is_open() {
+    let (closed, open) = (TempDir::new("closed"), TempDir::new("open"));
+    let start = |dir: &Path, extra: &[&str]| {
+        let mut command = plain(&["serve", "--dir", dir.to_str().unwrap()]);
+        command.args(extra);
+        let server = Server::start(command);
+        server.banner.join("\n")
+    };
+    let banner = start(&open.0, &["--open"]);
+    assert!(banner.contains("WARNING: --open: ANY endpoint"), "{banner}");
+    let banner = start(&closed.0, &[]);
+    assert!(!banner.contains("WARNING"), "{banner}");
+    assert!(
+        banner.contains("nobody yet: every sync is refused"),
+        "{banner}"
+    );
+}
+
+#[test]
+fn sync_retries_with_backoff_while_the_server_is_busy() {
+    let (a, b, keys) = (
+        TempDir::new("busy-a"),
+        TempDir::new("busy-b"),
+        TempDir::new("busy-keys"),
+    );
+    let key = keys.0.join("client.key");
+    let id = client_id(&key);
+    let server = Server::start(plain(&[
+        "serve",
+        "--dir",
+        a.0.to_str().unwrap(),
+        "--allow",
+        &id,
+    ]));
+    // A session of the same endpoint that says hello and then holds on: the server allows one
+    // session per endpoint, so `negsync sync` with that key is told to come back later.
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let secret: negsync::net::SecretKey = fs::read_to_string(&key).unwrap().trim().parse().unwrap();
+    let (peer_id, addr) = server.peer.split_once('@').unwrap();
+    let peer = negsync::net::EndpointAddr::new(peer_id.parse().unwrap())
+        .with_ip_addr(addr.parse().unwrap());
+    let _held = runtime.block_on(async {
+        let endpoint = negsync::net::bind("127.0.0.1:0".parse().unwrap(), Some(secret))
+            .await
+            .unwrap();
+        let connection = endpoint.connect(peer, negsync::net::ALPN).await.unwrap();
+        let (mut send, mut recv) = connection.open_bi().await.unwrap();
+        let mut hello = 6u32.to_be_bytes().to_vec();
+        hello.extend_from_slice(&[1, negsync::net::PROTOCOL_VERSION, 0, 0, 16, 0]);
+        send.write_all(&hello).await.unwrap();
+        let mut prefix = [0u8; 4];
+        recv.read_exact(&mut prefix).await.unwrap();
+        (endpoint, connection, send, recv)
+    });
+    let output = run(plain(&[
+        "sync",
+        "--dir",
+        b.0.to_str().unwrap(),
+        "--peer",
+        &server.peer,
+        "--key",
+        key.to_str().unwrap(),
+        "--retries",
+        "2",
+    ]));
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("retry 1 of 2") && stderr.contains("retry 2 of 2"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("has a session running here already"),
+        "{stderr}"
+    );
+    drop(_held);
 }

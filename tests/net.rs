@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use anyhow::Result;
 use negsync::net::{
-    self, Config, Document, DocumentStore, EndpointAddr, Progress, PutOutcome, SessionReport,
-    SyncStats, content_id,
+    self, Access, Config, Document, DocumentStore, EndpointAddr, Progress, PutOutcome,
+    SessionReport, SyncStats, content_id,
 };
 use negsync::{Id, Item, ItemSet, Session};
 use tokio::sync::mpsc;
@@ -111,8 +111,13 @@ impl Node {
         self.set.snapshot().items().to_vec()
     }
 
-    /// Serves syncs in the background; each session's report comes out of the receiver.
-    fn serve(&self, config: Config) -> mpsc::UnboundedReceiver<SessionReport> {
+    /// Serves syncs in the background; each session's report comes out of the receiver. A
+    /// config that allows nobody (the default) is opened to anyone: these tests are about the
+    /// exchange (tests/hostile.rs tests who may sync).
+    fn serve(&self, mut config: Config) -> mpsc::UnboundedReceiver<SessionReport> {
+        if config.access == Access::closed() {
+            config.access = Access::open();
+        }
         let (reports, received) = mpsc::unbounded_channel();
         tokio::spawn(net::serve(
             self.endpoint.clone(),
@@ -570,7 +575,10 @@ async fn a_dir_store_refuses_paths_that_leave_its_directory() {
         endpoint,
         set.clone(),
         store.clone(),
-        Config::default(),
+        Config {
+            access: Access::open(),
+            ..Config::default()
+        },
         |_| {},
     ));
 

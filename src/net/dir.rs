@@ -1,17 +1,17 @@
 //! A directory as a document store: one file, one document.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fs::{self, File};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result, bail};
 
-use super::store::{Document, DocumentStore, PutOutcome, content_id};
-use crate::id::{Id, Item};
+use super::store::{Document, DocumentStore, Outgoing, PutOutcome, Receive, Receiving, content_id};
+use crate::id::{Id, Item, id_for_version};
 use crate::set::ItemSet;
 
 /// Names that start with this are negsync's own temporary files: never documents.
@@ -19,6 +19,20 @@ const TEMP_PREFIX: &str = ".negsync-";
 
 /// The longest key (relative path) accepted, in bytes.
 const MAX_KEY_LEN: usize = 4096;
+
+/// The longest part of a key (a file or directory name), in bytes.
+const MAX_PART_LEN: usize = 255;
+
+/// Windows' reserved device names: a file named so (with any extension) is a device there.
+const RESERVED: [&str; 22] = [
+    "CON", "PRN", "AUX", "NUL", "COM1", "COM2", "COM3", "COM4", "COM5", "COM6", "COM7", "COM8",
+    "COM9", "LPT1", "LPT2", "LPT3", "LPT4", "LPT5", "LPT6", "LPT7", "LPT8", "LPT9",
+];
+
+/// A temporary file of another process, or a leftover, is removed when it is older than this
+/// (where this system cannot tell whether its process still runs).
+#[cfg(not(target_os = "linux"))]
+const STALE_AFTER: Duration = Duration::from_secs(3600);
 
 /// A directory whose regular files are the documents.
 ///
@@ -29,18 +43,78 @@ const MAX_KEY_LEN: usize = 4096;
 /// place, so both sides then hold the same item. Keys that would leave the directory (`..`, an
 /// absolute path, a path through a symbolic link) are refused.
 ///
+/// Keys must be portable to Linux, macOS and Windows: no `:` (drive letters, streams), no
+/// `<>"|?*`, no control characters, no part ending in a dot or a space, no reserved device name
+/// (`CON`, `NUL`, `COM1`, ...), parts of at most 255 bytes. A received key that equals a
+/// different key already here after case folding (`Notes.txt` and `notes.txt`, also for the
+/// directories on the way) is refused: on a case-insensitive file system one would overwrite
+/// the other. Unicode normalisation is not compared (see docs/sync.md).
+///
 /// When both sides changed the same file, the version with the later timestamp wins on both
 /// (ties go to the larger ID): a received older version is [`Kept`](PutOutcome::Kept) out.
 /// Deletions do not travel: a sync makes the union.
+///
+/// Received files are written to `.negsync-PID-N` beside their place, flushed to disk
+/// (`fsync`), and renamed, so a power cut leaves the old file or the new one; the directories
+/// renamed into are flushed once each at the end of the session ([`flush`](DocumentStore::flush);
+/// [`put`](DocumentStore::put) flushes at once). Leftover temporary files (of a killed process) are removed by the next scan.
+/// [`refresh`](DocumentStore::refresh) rescans at most once per
+/// [`rescan_interval`](Self::set_rescan_interval), however many sessions ask.
 pub struct DirStore {
     root: PathBuf,
     state: Mutex<DirState>,
+    /// Held while scanning; the time of the last scan.
+    scanned: Mutex<Option<Instant>>,
+    rescan_interval: Mutex<Duration>,
+    /// Temporary files this store is writing now.
+    writing: Mutex<HashSet<PathBuf>>,
+    /// Directories with renames not yet flushed to disk (by [`flush`](DocumentStore::flush)).
+    dirty: Mutex<HashSet<PathBuf>>,
 }
 
 #[derive(Default)]
 struct DirState {
     files: HashMap<String, Entry>,
     keys: HashMap<Id, String>,
+    /// Every key and directory prefix, case-folded, to itself.
+    folded: HashMap<String, String>,
+}
+
+impl DirState {
+    fn add_key(&mut self, key: &str) {
+        for (end, _) in key.match_indices('/') {
+            let dir = &key[..end];
+            self.folded
+                .entry(fold(dir))
+                .or_insert_with(|| dir.to_string());
+        }
+        self.folded
+            .entry(fold(key))
+            .or_insert_with(|| key.to_string());
+    }
+
+    /// The existing key or directory that `key` (or a directory on its way) would clash with on
+    /// a case-insensitive file system.
+    fn clash(&self, key: &str) -> Option<(String, String)> {
+        let prefixes = key
+            .match_indices('/')
+            .map(|(end, _)| &key[..end])
+            .chain([key]);
+        for prefix in prefixes {
+            if let Some(existing) = self.folded.get(&fold(prefix)) {
+                if existing != prefix {
+                    return Some((prefix.to_string(), existing.clone()));
+                }
+            }
+        }
+        None
+    }
+}
+
+/// A key as a case-insensitive file system compares it (the narrower rule: Unicode lower case,
+/// no normalisation).
+fn fold(key: &str) -> String {
+    key.to_lowercase()
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -61,7 +135,20 @@ impl DirStore {
         Ok(Self {
             root: root.to_path_buf(),
             state: Mutex::new(DirState::default()),
+            scanned: Mutex::new(None),
+            rescan_interval: Mutex::new(Duration::from_secs(1)),
+            writing: Mutex::new(HashSet::new()),
+            dirty: Mutex::new(HashSet::new()),
         })
+    }
+
+    /// How old the last scan may be before [`refresh`](DocumentStore::refresh) scans again.
+    /// Default 1 s; zero scans for every session.
+    pub fn set_rescan_interval(&self, interval: Duration) {
+        *self
+            .rescan_interval
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = interval;
     }
 
     /// The directory.
@@ -82,9 +169,20 @@ impl DirStore {
     /// Reads the directory again and brings `set` in line with it: new and changed files are
     /// hashed and inserted, removed ones dropped. Files whose size and modification time did not
     /// change since the last scan are not read again. Returns the number of documents.
+    /// Leftover temporary files (of a process that no longer runs, or of this store but not
+    /// being written) are removed.
     pub fn scan(&self, set: &ItemSet) -> Result<usize> {
+        let mut scanned = self.scanned.lock().unwrap_or_else(|e| e.into_inner());
+        let count = self.scan_now(set)?;
+        *scanned = Some(Instant::now());
+        Ok(count)
+    }
+
+    fn scan_now(&self, set: &ItemSet) -> Result<usize> {
         let mut found = Vec::new();
-        walk(&self.root, String::new(), &mut found)?;
+        let mut temps = Vec::new();
+        walk(&self.root, String::new(), &mut found, &mut temps)?;
+        self.remove_stale(temps);
         let mut state = self.lock();
         let mut next = DirState::default();
         for (key, path, meta) in found {
@@ -93,8 +191,8 @@ impl DirStore {
             let entry = match state.files.get(&key) {
                 Some(old) if old.len == len && old.modified == modified => *old,
                 _ => {
-                    let contents = match fs::read(&path) {
-                        Ok(contents) => contents,
+                    let digest = match hash_file(&path) {
+                        Ok(digest) => digest,
                         // Gone since the walk: not a document any more.
                         Err(error) if error.kind() == io::ErrorKind::NotFound => continue,
                         Err(error) => {
@@ -105,7 +203,7 @@ impl DirStore {
                     Entry {
                         item: Item {
                             timestamp: seconds(modified),
-                            id: content_id(key.as_bytes(), &contents),
+                            id: id_for_version(key.as_bytes(), &digest),
                         },
                         len,
                         modified,
@@ -113,6 +211,7 @@ impl DirStore {
                 }
             };
             next.keys.insert(entry.item.id, key.clone());
+            next.add_key(&key);
             next.files.insert(key, entry);
         }
         for (key, old) in &state.files {
@@ -132,44 +231,199 @@ impl DirStore {
         Ok(count)
     }
 
+    /// Removes the temporary files in `temps` that no running write owns.
+    fn remove_stale(&self, temps: Vec<(PathBuf, fs::Metadata)>) {
+        let writing = self.writing.lock().unwrap_or_else(|e| e.into_inner());
+        let ours = std::process::id();
+        for (path, meta) in temps {
+            if writing.contains(&path) {
+                continue;
+            }
+            let pid = path
+                .file_name()
+                .and_then(|name| name.to_str())
+                .and_then(|name| name.strip_prefix(TEMP_PREFIX))
+                .and_then(|rest| rest.split('-').next())
+                .and_then(|pid| pid.parse::<u32>().ok());
+            let stale = match pid {
+                Some(pid) if pid == ours => true,
+                Some(pid) => !process_runs(pid, &meta),
+                None => true,
+            };
+            if stale {
+                let _ = fs::remove_file(&path);
+            }
+        }
+    }
+
     fn lock(&self) -> MutexGuard<'_, DirState> {
         self.state
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Writes `document` to `path` atomically, with its timestamp as modification time.
-    fn write(&self, path: &Path, document: &Document) -> Result<Entry> {
+    /// Checks `key` for a document with this `id` and `timestamp` against what is here, makes
+    /// the directories on its way, and opens a temporary file beside its place. `None`: this
+    /// version or a newer one is here already.
+    fn prepare(&self, id: &Id, key: &[u8], timestamp: u64) -> Result<Option<DirIncoming<'_>>> {
         static COUNTER: AtomicU64 = AtomicU64::new(0);
+        let parts = key_parts(key)?;
+        let key = parts.join("/");
         let modified = UNIX_EPOCH
-            .checked_add(Duration::from_secs(document.timestamp))
+            .checked_add(Duration::from_secs(timestamp))
             .context("timestamp out of range for a file")?;
-        let parent = path.parent().context("a document path has a parent")?;
-        let temp = parent.join(format!(
+        if self.lock().holds_newer(&key, id, timestamp)? {
+            return Ok(None);
+        }
+        let (file_name, dirs) = parts.split_last().context("a key has a part")?;
+        let mut dir = self.root.clone();
+        for part in dirs {
+            dir.push(part);
+            match fs::symlink_metadata(&dir) {
+                Ok(meta) if meta.is_dir() => {}
+                Ok(_) => bail!("{key}: {} is in the way (not a directory)", dir.display()),
+                Err(error) if error.kind() == io::ErrorKind::NotFound => {
+                    fs::create_dir(&dir).with_context(|| format!("creating {}", dir.display()))?
+                }
+                Err(error) => {
+                    return Err(error).with_context(|| format!("reading {}", dir.display()));
+                }
+            }
+        }
+        let path = dir.join(file_name);
+        if fs::symlink_metadata(&path).is_ok_and(|meta| meta.is_dir()) {
+            bail!("{key}: a directory is in the way");
+        }
+        let temp = dir.join(format!(
             "{TEMP_PREFIX}{}-{}",
             std::process::id(),
             COUNTER.fetch_add(1, Ordering::Relaxed)
         ));
-        let written = (|| {
-            let mut file = File::create_new(&temp)?;
-            file.write_all(&document.contents)?;
-            file.set_modified(modified)?;
-            drop(file);
-            fs::rename(&temp, path)
-        })();
-        if let Err(error) = written {
-            let _ = fs::remove_file(&temp);
-            return Err(error).with_context(|| format!("writing {}", path.display()));
+        self.writing
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(temp.clone());
+        let file = match File::create_new(&temp) {
+            Ok(file) => file,
+            Err(error) => {
+                self.writing
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .remove(&temp);
+                return Err(error).with_context(|| format!("writing {}", path.display()));
+            }
+        };
+        Ok(Some(DirIncoming {
+            store: self,
+            id: *id,
+            key,
+            timestamp,
+            modified,
+            path,
+            temp,
+            file: Some(file),
+        }))
+    }
+}
+
+impl DirState {
+    /// Whether a document with this key, ID and timestamp is not to be written because this
+    /// version or a newer one is here already; an error for a case twin of a key or directory
+    /// here.
+    fn holds_newer(&self, key: &str, id: &Id, timestamp: u64) -> Result<bool> {
+        if let Some((ours, existing)) = self.clash(key) {
+            bail!(
+                "refused path {key:?}: {ours:?} differs only in case from {existing:?}, which is \
+                 here already (they would be one file on macOS and Windows)"
+            );
         }
-        let meta = fs::metadata(path).with_context(|| format!("reading {}", path.display()))?;
-        Ok(Entry {
+        Ok(self
+            .files
+            .get(key)
+            .is_some_and(|old| (old.item.timestamp, old.item.id) >= (timestamp, *id)))
+    }
+}
+
+/// A received document being written to its temporary file; removed unless committed.
+struct DirIncoming<'a> {
+    store: &'a DirStore,
+    id: Id,
+    key: String,
+    timestamp: u64,
+    modified: SystemTime,
+    path: PathBuf,
+    temp: PathBuf,
+    file: Option<File>,
+}
+
+impl DirIncoming<'_> {
+    fn commit_now(&mut self) -> Result<PutOutcome> {
+        let mut file = self.file.take().context("committed twice")?;
+        (|| {
+            file.flush()?;
+            file.set_modified(self.modified)?;
+            file.sync_all()
+        })()
+        .with_context(|| format!("writing {}", self.path.display()))?;
+        drop(file);
+        let mut state = self.store.lock();
+        // Another session may have stored this key meanwhile.
+        if state.holds_newer(&self.key, &self.id, self.timestamp)? {
+            return Ok(PutOutcome::Kept);
+        }
+        let parent = self.path.parent().context("a document path has a parent")?;
+        fs::rename(&self.temp, &self.path)
+            .with_context(|| format!("writing {}", self.path.display()))?;
+        self.store
+            .dirty
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(parent.to_path_buf());
+        let meta =
+            fs::metadata(&self.path).with_context(|| format!("reading {}", self.path.display()))?;
+        let entry = Entry {
             item: Item {
-                timestamp: document.timestamp,
-                id: Id::default(),
+                timestamp: self.timestamp,
+                id: self.id,
             },
             len: meta.len(),
-            modified: meta.modified().unwrap_or(modified),
+            modified: meta.modified().unwrap_or(self.modified),
+        };
+        let old = state.files.get(&self.key).copied();
+        if let Some(old) = old {
+            state.keys.remove(&old.item.id);
+        }
+        state.keys.insert(self.id, self.key.clone());
+        state.add_key(&self.key);
+        state.files.insert(self.key.clone(), entry);
+        Ok(PutOutcome::Stored {
+            replaced: old.map(|old| old.item),
         })
+    }
+}
+
+impl Receiving for DirIncoming<'_> {
+    fn write(&mut self, bytes: &[u8]) -> Result<()> {
+        let file = self.file.as_mut().context("written after the commit")?;
+        file.write_all(bytes)
+            .with_context(|| format!("writing {}", self.path.display()))
+    }
+
+    fn commit(mut self: Box<Self>) -> Result<PutOutcome> {
+        self.commit_now()
+    }
+}
+
+impl Drop for DirIncoming<'_> {
+    fn drop(&mut self) {
+        // Not renamed into place (refused, failed, or kept): the temporary file goes.
+        drop(self.file.take());
+        let _ = fs::remove_file(&self.temp);
+        self.store
+            .writing
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&self.temp);
     }
 }
 
@@ -199,49 +453,87 @@ impl DocumentStore for DirStore {
         }))
     }
 
+    /// The file, read as it goes out (never whole in memory). A file whose size changed since
+    /// the scan is no longer this version; one whose bytes changed at the same size is sent,
+    /// and refused by the receiver (they no longer match the ID).
+    fn open(&self, id: &Id) -> Result<Option<Outgoing>> {
+        let (key, entry) = {
+            let state = self.lock();
+            let Some(key) = state.keys.get(id) else {
+                return Ok(None);
+            };
+            (key.clone(), state.files[key])
+        };
+        let path = self.root.join(&key);
+        let file = match File::open(&path) {
+            Ok(file) => file,
+            Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(error) => return Err(error).with_context(|| format!("reading {}", path.display())),
+        };
+        let meta = file
+            .metadata()
+            .with_context(|| format!("reading {}", path.display()))?;
+        if meta.len() != entry.len || meta.modified().ok() != Some(entry.modified) {
+            return Ok(None);
+        }
+        Ok(Some(Outgoing {
+            key: key.into_bytes(),
+            timestamp: entry.item.timestamp,
+            size: entry.len,
+            bytes: Box::new(io::Read::take(file, entry.len)),
+        }))
+    }
+
     fn put(&self, id: &Id, document: Document) -> Result<PutOutcome> {
-        let parts = key_parts(&document.key)?;
-        let key = parts.join("/");
-        let mut state = self.lock();
-        let old = state.files.get(&key).copied();
-        if let Some(old) = old {
-            if (old.item.timestamp, old.item.id) >= (document.timestamp, *id) {
-                return Ok(PutOutcome::Kept);
+        match self.prepare(id, &document.key, document.timestamp)? {
+            None => Ok(PutOutcome::Kept),
+            Some(mut incoming) => {
+                incoming.write(&document.contents)?;
+                let outcome = incoming.commit_now()?;
+                self.flush()?;
+                Ok(outcome)
             }
         }
-        let (file_name, dirs) = parts.split_last().context("a key has a part")?;
-        let mut dir = self.root.clone();
-        for part in dirs {
-            dir.push(part);
-            match fs::symlink_metadata(&dir) {
-                Ok(meta) if meta.is_dir() => {}
-                Ok(_) => bail!("{key}: {} is in the way (not a directory)", dir.display()),
-                Err(error) if error.kind() == io::ErrorKind::NotFound => {
-                    fs::create_dir(&dir).with_context(|| format!("creating {}", dir.display()))?
-                }
-                Err(error) => {
-                    return Err(error).with_context(|| format!("reading {}", dir.display()));
-                }
-            }
-        }
-        let path = dir.join(file_name);
-        if fs::symlink_metadata(&path).is_ok_and(|meta| meta.is_dir()) {
-            bail!("{key}: a directory is in the way");
-        }
-        let mut entry = self.write(&path, &document)?;
-        entry.item.id = *id;
-        if let Some(old) = old {
-            state.keys.remove(&old.item.id);
-        }
-        state.keys.insert(*id, key.clone());
-        state.files.insert(key, entry);
-        Ok(PutOutcome::Stored {
-            replaced: old.map(|old| old.item),
+    }
+
+    /// Writes the bytes to a temporary file as they arrive; the commit flushes it to disk and
+    /// renames it into place. IDs here are content IDs, so the transport may check them as
+    /// the bytes go by.
+    fn begin<'a>(&'a self, id: &Id, key: &[u8], timestamp: u64, _size: u64) -> Result<Receive<'a>> {
+        Ok(match self.prepare(id, key, timestamp)? {
+            None => Receive::Kept,
+            Some(incoming) => Receive::Stream(Box::new(incoming)),
         })
     }
 
+    /// Flushes every directory a file was renamed into since the last flush (once each, not
+    /// once per file: a directory flush costs as much as a file's).
+    fn flush(&self) -> Result<()> {
+        let dirs: Vec<PathBuf> = self
+            .dirty
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .drain()
+            .collect();
+        for dir in dirs {
+            sync_dir(&dir).with_context(|| format!("flushing {}", dir.display()))?;
+        }
+        Ok(())
+    }
+
     fn refresh(&self, set: &ItemSet) -> Result<()> {
-        self.scan(set).map(drop)
+        let interval = *self
+            .rescan_interval
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        // Sessions that ask while another scans wait for it, and then find it fresh.
+        let mut scanned = self.scanned.lock().unwrap_or_else(|e| e.into_inner());
+        if scanned.is_some_and(|at| at.elapsed() < interval) {
+            return Ok(());
+        }
+        self.scan_now(set)?;
+        *scanned = Some(Instant::now());
+        Ok(())
     }
 }
 
@@ -262,15 +554,36 @@ fn key_parts(key: &[u8]) -> Result<Vec<&str>> {
         if part.contains(['\\', '\0']) || part.starts_with(TEMP_PREFIX) {
             bail!("refused path {text:?}: a part holds \\ or NUL, or is a negsync temporary name");
         }
+        if part.len() > MAX_PART_LEN {
+            bail!("refused path {text:?}: a part is longer than {MAX_PART_LEN} bytes");
+        }
+        if let Some(c) = part
+            .chars()
+            .find(|c| c.is_control() || matches!(c, ':' | '<' | '>' | '"' | '|' | '?' | '*'))
+        {
+            bail!(
+                "refused path {text:?}: {c:?} is not allowed in a file name on Windows (drive \
+                 letters, streams, control characters)"
+            );
+        }
+        if part.ends_with(['.', ' ']) {
+            bail!("refused path {text:?}: a name ending in a dot or a space is not portable");
+        }
+        let stem = part.split('.').next().unwrap_or(part).trim_end();
+        if RESERVED.iter().any(|name| name.eq_ignore_ascii_case(stem)) {
+            bail!("refused path {text:?}: {stem:?} is a reserved device name on Windows");
+        }
     }
     Ok(parts)
 }
 
-/// Collects the regular files under `dir` as (key, path, metadata). `prefix` is `dir`'s key.
+/// Collects the regular files under `dir` as (key, path, metadata), and negsync's temporary
+/// files into `temps`. `prefix` is `dir`'s key.
 fn walk(
     dir: &Path,
     prefix: String,
     found: &mut Vec<(String, PathBuf, fs::Metadata)>,
+    temps: &mut Vec<(PathBuf, fs::Metadata)>,
 ) -> Result<()> {
     let entries = fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))?;
     for entry in entries {
@@ -278,6 +591,14 @@ fn walk(
         let Ok(name) = entry.file_name().into_string() else {
             continue;
         };
+        if name.starts_with(TEMP_PREFIX) {
+            if let Ok(meta) = entry.metadata() {
+                if meta.is_file() {
+                    temps.push((entry.path(), meta));
+                }
+            }
+            continue;
+        }
         let key = if prefix.is_empty() {
             name
         } else {
@@ -293,12 +614,55 @@ fn walk(
             Err(error) => return Err(error).with_context(|| format!("reading {}", path.display())),
         };
         if meta.is_dir() {
-            walk(&path, key, found)?;
+            walk(&path, key, found, temps)?;
         } else if meta.is_file() {
             found.push((key, path, meta));
         }
     }
     Ok(())
+}
+
+/// SHA-256 of a file's bytes, read in chunks (never whole in memory).
+fn hash_file(path: &Path) -> io::Result<[u8; 32]> {
+    use sha2::{Digest, Sha256};
+    let mut file = File::open(path)?;
+    let mut hasher = Sha256::new();
+    let mut buffer = vec![0u8; 64 << 10];
+    loop {
+        match io::Read::read(&mut file, &mut buffer) {
+            Ok(0) => return Ok(hasher.finalize().into()),
+            Ok(n) => hasher.update(&buffer[..n]),
+            Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+            Err(error) => return Err(error),
+        }
+    }
+}
+
+/// Flushes a directory's entries to disk (after a rename into it).
+#[cfg(unix)]
+fn sync_dir(dir: &Path) -> io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
+/// Windows has no directory handles to flush; its renames are journaled by NTFS.
+#[cfg(not(unix))]
+fn sync_dir(_dir: &Path) -> io::Result<()> {
+    Ok(())
+}
+
+/// Whether process `pid` (which wrote a temporary file with metadata `meta`) still runs.
+#[cfg(target_os = "linux")]
+fn process_runs(pid: u32, _meta: &fs::Metadata) -> bool {
+    Path::new("/proc").join(pid.to_string()).exists()
+}
+
+/// Elsewhere, a temporary file unchanged for an hour counts as left over.
+#[cfg(not(target_os = "linux"))]
+fn process_runs(_pid: u32, meta: &fs::Metadata) -> bool {
+    meta.modified()
+        .ok()
+        .and_then(|at| at.elapsed().ok())
+        .is_none_or(|age| age < STALE_AFTER)
 }
 
 /// Whole seconds since the epoch (0 before it).
@@ -325,6 +689,21 @@ mod tests {
             b"a\0b",
             b".negsync-1-2",
             b"\xff",
+            b"C:/Windows/x",
+            b"c:x",
+            b"a/file.txt:stream",
+            b"CON",
+            b"dir/nul.txt",
+            b"Com1",
+            b"lpt9.log",
+            b"trailing.",
+            b"trailing ",
+            b"dir./x",
+            b"a\x1b[2J",
+            b"a\nb",
+            b"what?",
+            b"a*b",
+            b"a|b",
         ] {
             assert!(
                 key_parts(bad).is_err(),
@@ -334,5 +713,29 @@ mod tests {
         }
         assert_eq!(key_parts(b"a/b.txt").unwrap(), ["a", "b.txt"]);
         assert_eq!(key_parts(b".hidden/..x").unwrap(), [".hidden", "..x"]);
+        assert_eq!(
+            key_parts(b"CONFIG/console.txt").unwrap(),
+            ["CONFIG", "console.txt"]
+        );
+        assert_eq!(key_parts(b"com10.txt").unwrap(), ["com10.txt"]);
+    }
+
+    #[test]
+    fn keys_that_differ_only_in_case_clash() {
+        let mut state = DirState::default();
+        state.add_key("Notes/Todo.txt");
+        assert!(state.clash("Notes/Todo.txt").is_none());
+        assert!(state.clash("Notes/other.txt").is_none());
+        assert_eq!(
+            state.clash("notes/x.txt"),
+            Some(("notes".into(), "Notes".into()))
+        );
+        assert_eq!(
+            state.clash("Notes/TODO.TXT"),
+            Some(("Notes/TODO.TXT".into(), "Notes/Todo.txt".into()))
+        );
+        assert!(state.clash("Ärger").is_none());
+        state.add_key("Ärger");
+        assert!(state.clash("ärger").is_some());
     }
 }

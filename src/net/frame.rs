@@ -11,6 +11,7 @@ use anyhow::{Context, Result, anyhow, bail};
 use iroh::endpoint::{ReadExactError, RecvStream, SendStream};
 use tokio::time::timeout;
 
+use super::pace::Pace;
 use crate::id::{ID_SIZE, Id};
 
 /// The largest payload a hello may carry (before any limit is negotiated).
@@ -40,6 +41,9 @@ pub(crate) enum Kind {
     End = 8,
     /// Responder to initiator, last: `[documents stored u64][documents refused u64]`.
     Finished = 9,
+    /// Responder to initiator: a wanted document it does not send because it is larger than
+    /// the initiator's announced limit. `[id 32][size u64]`.
+    TooLarge = 10,
 }
 
 impl Kind {
@@ -54,6 +58,7 @@ impl Kind {
             7 => Self::Missing,
             8 => Self::End,
             9 => Self::Finished,
+            10 => Self::TooLarge,
             _ => return None,
         })
     }
@@ -86,15 +91,13 @@ impl Frame {
 
 /// Reads one frame. `Ok(None)`: the peer finished its side of the stream cleanly, between frames.
 /// A frame whose payload exceeds `limit`, a truncated frame, an unknown kind, or no frame within
-/// `wait` is an error.
-pub(crate) async fn read(
-    recv: &mut RecvStream,
-    limit: u32,
-    wait: Duration,
-) -> Result<Option<Frame>> {
+/// the time `pace` allows is an error.
+pub(crate) async fn read(recv: &mut RecvStream, limit: u32, pace: &Pace) -> Result<Option<Frame>> {
+    pace.check()?;
     let mut prefix = [0u8; 4];
+    let wait = pace.wait();
     match timeout(wait, recv.read_exact(&mut prefix)).await {
-        Err(_) => bail!(Silent(wait)),
+        Err(_) => return Err(late(pace, wait)),
         Ok(Err(ReadExactError::FinishedEarly(0))) => return Ok(None),
         Ok(Err(ReadExactError::FinishedEarly(n))) => {
             bail!(
@@ -117,8 +120,9 @@ pub(crate) async fn read(
         );
     }
     let mut body = vec![0u8; length as usize];
+    let wait = pace.wait();
     match timeout(wait, recv.read_exact(&mut body)).await {
-        Err(_) => bail!(Silent(wait)),
+        Err(_) => return Err(late(pace, wait)),
         Ok(Err(ReadExactError::FinishedEarly(n))) => bail!(
             "protocol error: the peer closed its stream inside a frame ({n} of {length} bytes)"
         ),
@@ -130,6 +134,7 @@ pub(crate) async fn read(
     let kind = Kind::from_byte(body[0])
         .ok_or_else(|| anyhow!("protocol error: unknown frame kind 0x{:02x}", body[0]))?;
     body.remove(0);
+    pace.moved(4 + length as usize);
     Ok(Some(Frame {
         kind,
         payload: body,
@@ -140,22 +145,23 @@ pub(crate) async fn read(
 pub(crate) async fn read_some(
     recv: &mut RecvStream,
     limit: u32,
-    wait: Duration,
+    pace: &Pace,
     what: &str,
 ) -> Result<Frame> {
-    read(recv, limit, wait).await?.ok_or_else(|| {
+    read(recv, limit, pace).await?.ok_or_else(|| {
         anyhow!("protocol error: the peer closed its stream while we waited for {what}")
     })
 }
 
-/// Writes one frame, giving up when the peer takes no data for `wait`.
+/// Writes one frame, giving up when the peer takes no data for as long as `pace` allows.
 pub(crate) async fn write(
     send: &mut SendStream,
     kind: Kind,
     payload: &[u8],
     limit: u32,
-    wait: Duration,
+    pace: &Pace,
 ) -> Result<()> {
+    pace.check()?;
     if payload.len() > limit as usize {
         bail!(
             "internal error: a {kind:?} frame of {} bytes is over the limit of {limit}",
@@ -169,9 +175,24 @@ pub(crate) async fn write(
         send.write_all(&header).await?;
         send.write_all(payload).await
     };
+    let wait = pace.wait();
     match timeout(wait, writing).await {
-        Err(_) => bail!("the peer took no data for {} s", wait.as_secs_f64()),
-        Ok(result) => result.context("writing to the peer"),
+        Err(_) => {
+            pace.check()?;
+            bail!("the peer took no data for {} s", wait.as_secs_f64())
+        }
+        Ok(result) => {
+            pace.moved(header.len() + payload.len());
+            result.context("writing to the peer")
+        }
+    }
+}
+
+/// The error for a read that timed out: the session's time is up, or the peer was silent.
+fn late(pace: &Pace, wait: Duration) -> anyhow::Error {
+    match pace.check() {
+        Err(error) => error,
+        Ok(()) => Silent(wait).into(),
     }
 }
 

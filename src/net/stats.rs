@@ -29,6 +29,7 @@ pub struct Progress {
     docs_received: AtomicU64,
     bytes_received: AtomicU64,
     refused: AtomicU64,
+    stored: AtomicU64,
     kept: AtomicU64,
     missing: AtomicU64,
     problems: Mutex<Vec<String>>,
@@ -49,6 +50,7 @@ impl Default for Progress {
             docs_received: AtomicU64::new(0),
             bytes_received: AtomicU64::new(0),
             refused: AtomicU64::new(0),
+            stored: AtomicU64::new(0),
             kept: AtomicU64::new(0),
             missing: AtomicU64::new(0),
             problems: Mutex::new(Vec::new()),
@@ -138,6 +140,10 @@ impl Progress {
         }
     }
 
+    pub(crate) fn store(&self) {
+        self.stored.fetch_add(1, Relaxed);
+    }
+
     pub(crate) fn keep(&self) {
         self.kept.fetch_add(1, Relaxed);
     }
@@ -158,6 +164,7 @@ impl Progress {
             docs_received: self.docs_received(),
             bytes_received: self.bytes_received(),
             refused: self.refused(),
+            stored: self.stored.load(Relaxed),
             kept: self.kept.load(Relaxed),
             missing: self.missing.load(Relaxed),
             problems: self
@@ -192,6 +199,8 @@ pub struct SyncStats {
     /// Received documents refused and not stored: bytes that do not match the ID, a document this
     /// side did not ask for, or one the store turned down.
     pub refused: u64,
+    /// Received documents stored.
+    pub stored: u64,
     /// Received documents not stored because the store holds them or a newer version already.
     pub kept: u64,
     /// Documents asked for that the peer no longer held.

@@ -1,5 +1,7 @@
 //! Where document bytes come from and go to: a trait the application implements.
 
+use std::io::{Cursor, Read};
+
 use anyhow::Result;
 use sha2::{Digest, Sha256};
 
@@ -22,6 +24,55 @@ pub struct Document {
 /// `id_for_version(key, SHA-256(contents))`.
 pub fn content_id(key: &[u8], contents: &[u8]) -> Id {
     id_for_version(key, &Sha256::digest(contents))
+}
+
+/// A document opened to be sent: what its `Doc` frame announces, and its bytes, read in chunks.
+pub struct Outgoing {
+    /// The document's key.
+    pub key: Vec<u8>,
+    /// Its timestamp.
+    pub timestamp: u64,
+    /// How many bytes `bytes` gives. Should it give fewer (the file shrank meanwhile), the
+    /// transport sends zeros for the rest, and the receiver refuses the document, whose bytes
+    /// no longer match its ID.
+    pub size: u64,
+    /// The bytes.
+    pub bytes: Box<dyn Read + Send>,
+}
+
+impl Outgoing {
+    /// A document held in memory.
+    pub fn from_document(document: Document) -> Self {
+        Self {
+            key: document.key,
+            timestamp: document.timestamp,
+            size: document.contents.len() as u64,
+            bytes: Box::new(Cursor::new(document.contents)),
+        }
+    }
+}
+
+/// How a store takes a received document: see [`DocumentStore::begin`].
+pub enum Receive<'a> {
+    /// Hand the whole document to [`put`](DocumentStore::put) (held in memory, checked with
+    /// [`id_of`](DocumentStore::id_of) first).
+    Whole,
+    /// The store holds this version, or a newer one of its key, already: the bytes are read
+    /// past and the document counts as kept.
+    Kept,
+    /// Write the bytes as they arrive. The transport hashes them as they go and commits only
+    /// when they match the content ID ([`content_id`]); otherwise it drops the writer.
+    Stream(Box<dyn Receiving + Send + 'a>),
+}
+
+/// A received document being written as its bytes arrive. Dropping it without
+/// [`commit`](Self::commit) must discard what was written.
+pub trait Receiving {
+    /// The next bytes of the document.
+    fn write(&mut self, bytes: &[u8]) -> Result<()>;
+
+    /// Makes the document part of the store: all its bytes were written, and they match its ID.
+    fn commit(self: Box<Self>) -> Result<PutOutcome>;
 }
 
 /// What [`DocumentStore::put`] did with a document.
@@ -47,9 +98,34 @@ pub trait DocumentStore: Send + Sync {
     /// The document with this ID, or `None` when the store no longer holds that version.
     fn get(&self, id: &Id) -> Result<Option<Document>>;
 
+    /// The document with this ID opened for sending, or `None` when the store no longer holds
+    /// that version. The transport reads it in chunks of at most a frame, and checks its size
+    /// against the peer's limit before it reads any. By default [`get`](Self::get), held in
+    /// memory; a store of large documents overrides it to read them as they go out.
+    fn open(&self, id: &Id) -> Result<Option<Outgoing>> {
+        Ok(self.get(id)?.map(Outgoing::from_document))
+    }
+
     /// Stores a received document whose ID the transport has already checked against
     /// [`id_of`](Self::id_of). An error refuses this one document; the sync goes on.
     fn put(&self, id: &Id, document: Document) -> Result<PutOutcome>;
+
+    /// Starts receiving a document whose `Doc` frame passed the transport's checks (size,
+    /// count, quota, timestamp). By default [`Receive::Whole`]: the transport holds it in
+    /// memory (at most [`Config::max_document_size`](super::Config::max_document_size)) and
+    /// calls [`put`](Self::put). A store whose IDs are content IDs ([`content_id`]) may return
+    /// [`Receive::Stream`] to write the bytes as they come, in chunks of at most a frame. An
+    /// error refuses this one document; the sync goes on.
+    fn begin<'a>(&'a self, id: &Id, key: &[u8], timestamp: u64, size: u64) -> Result<Receive<'a>> {
+        let _ = (id, key, timestamp, size);
+        Ok(Receive::Whole)
+    }
+
+    /// Makes what this session stored durable: called once a session has received its last
+    /// document, before it reports success. Does nothing by default.
+    fn flush(&self) -> Result<()> {
+        Ok(())
+    }
 
     /// The ID `document` must have. By default its content ID ([`content_id`]); a store whose
     /// versions are, say, CRDT heads overrides it.
