@@ -10,8 +10,12 @@ use std::collections::BTreeSet;
 use libfuzzer_sys::fuzz_target;
 use negsync::{Error, Id, ItemSet, Session, State, wire};
 
-fuzz_target!(|input: (u8, bool, Vec<Vec<u8>>)| {
-    let (items, limited, replies) = input;
+#[path = "shared/frame_limit.rs"]
+mod shared;
+use shared::frame_limit;
+
+fuzz_target!(|input: (u8, u16, Vec<Vec<u8>>)| {
+    let (items, limit_choice, replies) = input;
     let set = ItemSet::new();
     let mut ours = BTreeSet::new();
     for t in 0..u64::from(items) {
@@ -19,7 +23,7 @@ fuzz_target!(|input: (u8, bool, Vec<Vec<u8>>)| {
         ours.insert(id);
         set.insert(t * 5, id).unwrap();
     }
-    let frame_limit = if limited { 4096 } else { 0 };
+    let frame_limit = frame_limit(limit_choice);
     let mut initiator = Session::new(set.snapshot(), frame_limit).unwrap();
     initiator.initiate().unwrap();
     for reply in &replies {
@@ -29,10 +33,8 @@ fuzz_target!(|input: (u8, bool, Vec<Vec<u8>>)| {
                 assert!(was_running);
                 wire::validate(reply).expect("only a valid reply is processed");
                 assert_eq!(step.complete, step.reply.is_none());
-                if let Some(next) = &step.reply
-                    && limited
-                {
-                    assert!(next.len() <= 4096);
+                if let Some(next) = &step.reply {
+                    assert!(frame_limit == 0 || next.len() as u64 <= frame_limit);
                 }
             }
             Err(Error::WrongState(_)) => assert!(!was_running),

@@ -5,8 +5,12 @@
 use libfuzzer_sys::fuzz_target;
 use negsync::{Error, Id, ItemSet, Limits, Session, State};
 
-fuzz_target!(|input: (u8, bool, Vec<Vec<u8>>)| {
-    let (items, limited, messages) = input;
+#[path = "shared/frame_limit.rs"]
+mod shared;
+use shared::frame_limit;
+
+fuzz_target!(|input: (u8, u16, Vec<Vec<u8>>)| {
+    let (items, limit_choice, messages) = input;
     let set = ItemSet::new();
     for t in 0..u64::from(items) {
         let mut id = [0u8; 32];
@@ -18,7 +22,7 @@ fuzz_target!(|input: (u8, bool, Vec<Vec<u8>>)| {
         max_rounds: 8,
         ..Limits::DEFAULT
     };
-    let frame_limit = if limited { 4096 } else { 0 };
+    let frame_limit = frame_limit(limit_choice);
     let mut responder = Session::with_limits(set.snapshot(), frame_limit, limits).unwrap();
     for message in &messages {
         let was_running = *responder.state() == State::Running;
@@ -26,9 +30,7 @@ fuzz_target!(|input: (u8, bool, Vec<Vec<u8>>)| {
             Ok(step) => {
                 assert!(was_running);
                 let reply = step.reply.expect("a responder always answers");
-                if limited {
-                    assert!(reply.len() <= 4096);
-                }
+                assert!(frame_limit == 0 || reply.len() as u64 <= frame_limit);
             }
             Err(Error::WrongState(_)) => assert!(!was_running),
             Err(Error::Internal(what)) => panic!("internal error: {what}"),
