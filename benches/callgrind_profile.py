@@ -7,7 +7,7 @@ set building is left out):
 - S1, S3 and S2 at 60,000 through the crate, negsync's Rust API and the C ABI (the library
   `make lib` builds, with LTO): the deterministic twin of the timed ratios;
 - S1 and S2 (frame limits 60,000 and 4,096) through the crate and negsync's Rust API, with a
-  breakdown of negsync's instructions by what they do: the S2 investigation.
+  breakdown of negsync's instructions by what they do.
 
 Writes target/bench/profile.json and target/bench/profile.md; `make bench` puts the latter into
 docs/bench.md. Needs valgrind (callgrind_annotate comes with it). Standard library only.
@@ -130,14 +130,13 @@ def annotate(out_file, *options):
     return entries
 
 
-# The breakdown's groups, in the order the table shows them.
-HASHING = "engine: fingerprint hashing (SHA-256 of each range's sum, and its buffers)"
-SUMMING = "engine: fingerprint summing (256-bit add per item: the linear scans)"
-PROTOCOL = "engine: protocol (decode, split, bounds, encode)"
-HASH_SETS = "engine: hash sets for ID-list ranges (SipHash, hashbrown)"
-STORAGE = "negsync: snapshot storage (src/engine.rs, src/snapshot.rs: item reads, lower bound)"
-VALIDATION = "negsync: message validation (src/wire.rs)"
-ID_LISTS = "negsync: have/need ID lists (src/id_list.rs)"
+# The breakdown's groups, in the order the table shows them (negsync's engine, src/engine/).
+HASHING = "engine: fingerprint hashing (one SHA-256 compression per range)"
+SUMMING = "engine: range sums (src/engine/range_index.rs, fingerprint.rs: the sampled sums)"
+PROTOCOL = "engine: answering ranges (src/engine/round.rs: bound search, splits, ID-list matching)"
+DECODING = "negsync: reading peer messages (src/wire.rs, the strict decoder)"
+ENCODING = "negsync: writing messages (src/wire/writer.rs)"
+ID_LISTS = "negsync: have/need ID lists (src/id_list.rs, hash set)"
 SESSION = "negsync: session and the rest of src/"
 ALLOCATION = "allocation (malloc, free, realloc, Vec growth)"
 COPIES = "copies (memcpy, memmove)"
@@ -146,22 +145,14 @@ GROUPS = [
     HASHING,
     SUMMING,
     PROTOCOL,
-    HASH_SETS,
-    STORAGE,
-    VALIDATION,
+    DECODING,
+    ENCODING,
     ID_LISTS,
     SESSION,
     ALLOCATION,
     COPIES,
     OTHER,
 ]
-
-# The engine functions into which the range fingerprint's summing loop is inlined.
-SCAN_FUNCTIONS = (
-    "Negentropy<T>::reconcile_aux",
-    "Negentropy<T>::split_range",
-    "NegentropyStorageBase::fingerprint",
-)
 
 
 def negsync_source(file):
@@ -175,7 +166,7 @@ def classify(file, function):
     file it came from, which is what tells the groups apart; the standard library's helpers are
     placed by the function they were inlined into."""
     own = negsync_source(file)
-    if "get_fingerprint" in function:
+    if "sha2" in file or "sha256" in function or "IdSum::fingerprint" in function:
         return HASHING
     if "/malloc/" in file or "raw_vec" in file or "raw_vec" in function:
         return ALLOCATION
@@ -183,21 +174,18 @@ def classify(file, function):
         return COPIES
     if own == "src/id_list.rs" or "negsync::id_list" in function:
         return ID_LISTS
+    if "hash" in function.lower() or "hashbrown" in file:
+        return ID_LISTS
+    if own in ("src/engine/range_index.rs", "src/engine/fingerprint.rs"):
+        return SUMMING
+    if own == "src/wire/writer.rs" or "negsync::wire::writer" in function:
+        return ENCODING
     if own == "src/wire.rs" or "negsync::wire" in function:
-        return VALIDATION
-    if own in ("src/engine.rs", "src/snapshot.rs"):
-        return STORAGE
+        return DECODING
+    if (own or "").startswith("src/engine/") or function.startswith("negsync::engine"):
+        return PROTOCOL
     if own is not None or function.startswith("negsync::"):
         return SESSION
-    if "hash" in function.lower() or "hashbrown" in file:
-        return HASH_SETS
-    if "negentropy-" in file and file.endswith(("/src/types.rs", "/src/storage.rs")):
-        return SUMMING
-    # Accumulator::add's four 64-bit lanes (overflowing_add, from_le_bytes) come from here.
-    if file.endswith("/num/uint_macros.rs") and any(name in function for name in SCAN_FUNCTIONS):
-        return SUMMING
-    if "negentropy" in function or "negentropy-" in file:
-        return PROTOCOL
     return OTHER
 
 
@@ -231,11 +219,9 @@ def breakdown(out_file, total):
     groups[OTHER] += total - sum(groups.values())  # below callgrind_annotate's threshold
     facts = function_facts(
         out_file,
-        "Accumulator::get_fingerprint",
-        "NegentropyStorageBase::fingerprint",
-        "negsync::wire::validate",
-        "negsync::session::Session::reconcile",
-        "Negentropy<T>::reconcile_aux",
+        "IdSum::fingerprint",
+        "negsync::engine::Engine::reconcile",
+        "negsync::session::Session::reconcile_lent",
     )
     return {"groups": groups, "functions": facts}
 

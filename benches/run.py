@@ -534,52 +534,17 @@ def render_machine(info, load):
 
 
 def render_findings(results, profile):
-    """The S2 investigation and the next steps, with this run's and the profile's numbers."""
+    """Where negsync's instructions go, with this run's and the profile's numbers."""
     exchanges = results["exchanges"]
     totals, breakdowns = profile["totals"], profile["breakdowns"]
 
-    def share(label, group):
+    def share(label, prefix):
         groups = breakdowns[label]["groups"]
+        (group,) = [name for name in groups if name.startswith(prefix)]
         return groups[group] / sum(groups.values())
 
     def fact(label, name, key):
         return breakdowns[label]["functions"][name][key]
-
-    def groups_named(prefix):
-        return [group for group in breakdowns["S1"]["groups"] if group.startswith(prefix)]
-
-    (hashing,) = groups_named("engine: fingerprint hashing")
-    (summing,) = groups_named("engine: fingerprint summing")
-    (hash_sets,) = groups_named("engine: hash sets")
-    (storage,) = groups_named("negsync: snapshot storage")
-    (validation,) = groups_named("negsync: message validation")
-    (id_lists,) = groups_named("negsync: have/need")
-    (allocation,) = groups_named("allocation")
-    (copies,) = groups_named("copies")
-    fingerprints = {
-        label: fact(label, "Accumulator::get_fingerprint", "calls") for label in breakdowns
-    }
-    per_fingerprint = fact("S2 60,000", "Accumulator::get_fingerprint", "inclusive") / max(
-        1, fingerprints["S2 60,000"]
-    )
-    cut_calls = {
-        label: fact(label, "NegentropyStorageBase::fingerprint", "calls") for label in breakdowns
-    }
-    cut_instructions = {
-        label: fact(label, "NegentropyStorageBase::fingerprint", "inclusive")
-        / sum(breakdowns[label]["groups"].values())
-        for label in breakdowns
-    }
-    outside = {
-        label: (
-            fact(label, "negsync::session::Session::reconcile", "inclusive")
-            - fact(label, "Negentropy<T>::reconcile_aux", "inclusive")
-        )
-        / sum(breakdowns[label]["groups"].values())
-        for label in breakdowns
-    }
-    scan = {label: share(label, summing) + share(label, storage) for label in breakdowns}
-    rust_ms = {key: exchanges[key]["variants"]["rust"]["median_s"] * 1e3 for key in exchanges}
 
     def pct(value):
         return f"{100 * value:.1f}%"
@@ -587,65 +552,50 @@ def render_findings(results, profile):
     def vs_crate(label, variant):
         return totals[f"{label}|{variant}"] / totals[f"{label}|crate"]
 
-    return f"""## S2: why frame limits cost, and where the time goes
+    fingerprints = {label: fact(label, "IdSum::fingerprint", "calls") for label in breakdowns}
+    per_fingerprint = fact("S1", "IdSum::fingerprint", "inclusive") / max(1, fingerprints["S1"])
+    outside = {
+        label: (
+            fact(label, "negsync::session::Session::reconcile_lent", "inclusive")
+            - fact(label, "negsync::engine::Engine::reconcile", "inclusive")
+        )
+        / sum(breakdowns[label]["groups"].values())
+        for label in breakdowns
+    }
+    rust_ms = {key: exchanges[key]["variants"]["rust"]["median_s"] * 1e3 for key in exchanges}
+    crate_ms = {key: exchanges[key]["variants"]["crate"]["median_s"] * 1e3 for key in exchanges}
+    rows = "\n".join(
+        f"| {label} | {fingerprints[label]:,} | {pct(share(label, 'engine: fingerprint hashing'))} | "
+        f"{pct(share(label, 'engine: range sums'))} | {pct(share(label, 'engine: answering'))} | "
+        f"{pct(share(label, 'negsync: reading'))} | {pct(share(label, 'negsync: writing'))} | "
+        f"{pct(share(label, 'negsync: have/need'))} | {pct(share(label, 'allocation'))} | "
+        f"{pct(share(label, 'copies'))} | {vs_crate(label, 'rust'):.3f} |"
+        for label in breakdowns
+    )
+    return f"""## Where the time goes (negsync's own engine)
 
-Timed here (Rust API): {rust_ms['S1']:,.0f} ms without a frame limit, {rust_ms['S2 60,000']:,.0f} ms at
-60,000 bytes, {rust_ms['S2 4,096']:,.0f} ms at 4,096 bytes, for the same 10,000 differences. Instruction counts from
-callgrind (tables below):
+Timed here: {rust_ms['S1']:,.0f} ms without a frame limit (the crate {crate_ms['S1']:,.0f} ms),
+{rust_ms['S2 60,000']:,.0f} ms at 60,000 bytes (the crate {crate_ms['S2 60,000']:,.0f} ms),
+{rust_ms['S2 4,096']:,.0f} ms at 4,096 bytes (the crate {crate_ms['S2 4,096']:,.0f} ms), for the same 10,000
+differences and the same bytes on the wire. Instruction shares (callgrind, Rust API):
 
-- **The mechanism.** A frame-limited message stops when full and ends with one range that
-  covers *everything not yet reconciled*, with its fingerprint. The engine computes that
-  fingerprint by summing every remaining item; the peer sums them again to compare, finds a
-  difference, and splits the whole remaining range into 16 new buckets, summing it once more.
-  So every round re-scans what is left of a million items and re-descends the range tree from
-  the top: {cut_calls['S2 60,000']:,} such remaining-range fingerprints at 60,000 bytes
-  ({pct(cut_instructions['S2 60,000'])} of all instructions) and {cut_calls['S2 4,096']:,} at 4,096
-  ({pct(cut_instructions['S2 4,096'])}), and {fingerprints['S2 60,000']:,} / {fingerprints['S2 4,096']:,} range fingerprints in
-  all, against {fingerprints['S1']:,} without a limit.
-- **Engine fingerprinting is the time.** Summing (the linear scans, a 256-bit add per item) is
-  {pct(share('S2 60,000', summing))} of the instructions at 60,000 and {pct(share('S2 4,096', summing))} at 4,096;
-  reading the items for those scans through negsync's snapshot storage (src/engine.rs) adds
-  {pct(share('S2 60,000', storage))} and {pct(share('S2 4,096', storage))}. Hashing each sum (SHA-256 in the crate's own
-  software implementation, with two heap allocations, about {per_fingerprint:,.0f} instructions per
-  fingerprint) is {pct(share('S2 60,000', hashing))} at 60,000, {pct(share('S2 4,096', hashing))} at 4,096 and
-  {pct(share('S1', hashing))} without a limit. Allocation (mostly the engine's per-call `Vec`s) is
-  {pct(share('S2 60,000', allocation))} at 60,000.
-- **negsync's own layers are small.** Message validation (src/wire.rs) is {pct(share('S2 60,000', validation))} at
-  60,000 ({fact('S2 60,000', 'negsync::wire::validate', 'calls'):,} validations: every message received, and the
-  responder also reads its own reply to learn whether it was the last); the have/need ID lists
-  (src/id_list.rs) {pct(share('S2 60,000', id_lists))}; everything negsync does outside the engine is
-  {pct(outside['S1'])} of S1, {pct(outside['S2 60,000'])} of S2 at 60,000 and {pct(outside['S2 4,096'])} at 4,096. Copies
-  (memcpy, memmove, nearly all inside the engine) are {pct(share('S1', copies))} of S1 and
-  {pct(share('S2 60,000', copies))} of S2 at 60,000. Reading items through the snapshot storage costs fewer
-  instructions than the crate's own `NegentropyStorageVector` in the same engine: the whole
-  exchange is {vs_crate('S1', 'rust'):.2f}x the crate's
-  count on S1, {vs_crate('S2 60,000', 'rust'):.2f}x on S2 at 60,000 and {vs_crate('S2 4,096', 'rust'):.2f}x at 4,096.
-  Through the C ABI (the LTO-built library of `make lib`) the same exchanges count
-  {vs_crate('S1', 'c'):.3f}x on S1, {vs_crate('S3', 'c'):.3f}x on S3 and {vs_crate('S2 60,000', 'c'):.3f}x on S2 at 60,000: the
-  C layer adds {100 * (totals['S1|c'] / totals['S1|rust'] - 1):+.1f}%, {100 * (totals['S3|c'] / totals['S3|rust'] - 1):+.1f}% and {100 * (totals['S2 60,000|c'] / totals['S2 60,000|rust'] - 1):+.1f}% to the Rust API's count.
+| exchange | fingerprints | hashing | range sums | answering ranges | reading | writing | have/need | allocation | copies | vs crate |
+|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|
+{rows}
 
-## What to do next, largest gain first
-
-1. **Range sums without scanning** (src/engine.rs, plus a change to the engine crate). The
-   snapshot is immutable and shared, so it can carry cumulative 256-bit sums every K items
-   (K = 64: 0.5 bytes per item, keeping S6 near 40.5 bytes per item), built once per seal; a
-   range's sum is then two table reads and at most 2K item adds. The crate cannot use it today:
-   `NegentropyStorageBase::fingerprint` returns the crate-private `Fingerprint`, so a storage
-   cannot supply its own. It needs a patched `negentropy` (`[patch.crates-io]` with a vendored
-   copy that exposes `Fingerprint`/`Accumulator` or a `range_sum(begin, end)` hook) or the change
-   upstream. Expected: the summing and item-read groups ({pct(scan['S2 4,096'])} of S2 at 4,096,
-   {pct(scan['S2 60,000'])} at 60,000) nearly vanish: about {1 / (1 - scan['S2 4,096']):.1f}x fewer instructions at 4,096 and
-   {1 / (1 - scan['S2 60,000']):.1f}x at 60,000; S1 unchanged.
-2. **Cheaper fingerprint hashing** (engine crate, same patch). `Accumulator::get_fingerprint`
-   hashes 33-35 bytes with the crate's software SHA-256 and allocates twice. The `sha2` crate
-   (already a negsync dependency; it uses the CPU's SHA extensions where present, as on this
-   machine) and a stack buffer would make it several times cheaper. Expected: most of the
-   hashing group, {pct(share('S1', hashing))} of S1 and {pct(share('S2 60,000', hashing))} of S2 at 60,000.
-3. **The engine's hash sets for ID-list ranges** ({pct(share('S1', hash_sets))} of S1): a `HashSet<Id>` with
-   SipHash per range; IDs are uniformly random already, so a trivial hasher (or a merge of the
-   two sorted lists) would do. Engine crate, same patch.
-4. Not worth doing now: the responder's second validation of its own reply (a third of the
-   validations, under 1% of any exchange).
+- **A frame cut no longer costs a scan.** After a cut the message closes with one fingerprint
+  over everything not yet reconciled; the crate sums every remaining item for it, every round
+  (72% of its instructions at 4,096 bytes). negsync reads two sampled running sums and at most 16
+  IDs, so the 2,235 rounds at 4,096 cost about what their fingerprints and bytes cost.
+- **What is left is hashing and memory.** Each range fingerprint is one SHA-256 compression
+  ({per_fingerprint:,.0f} instructions each in callgrind, which counts the portable code; the
+  timed runs use the CPU's SHA instructions). Answering ranges is mostly the search for each
+  bound: the sampled timestamps keep it to a small array and a few neighbouring items.
+- **negsync's session around the engine** is {pct(outside['S1'])} of S1, {pct(outside['S2 60,000'])} of S2 at
+  60,000 and {pct(outside['S2 4,096'])} at 4,096. Through the C ABI (the LTO-built library of `make lib`)
+  the same exchanges count {vs_crate('S1', 'c'):.3f}x the crate on S1, {vs_crate('S3', 'c'):.3f}x on S3 and
+  {vs_crate('S2 60,000', 'c'):.3f}x on S2 at 60,000: the C layer adds {100 * (totals['S1|c'] / totals['S1|rust'] - 1):+.1f}%,
+  {100 * (totals['S3|c'] / totals['S3|rust'] - 1):+.1f}% and {100 * (totals['S2 60,000|c'] / totals['S2 60,000|rust'] - 1):+.1f}% to the Rust API's count.
 
 """
 
@@ -676,13 +626,9 @@ def render_document(results, tables, profile_markdown, profile):
         "  from the instruction counts.",
         "- `make lib` builds `libnegsync.so`/`.a` with LTO, by `cargo rustc --release --lib --crate-type",
         "  cdylib,staticlib` (Cargo.toml's `crate-type` is `rlib` only): cargo silently drops `lto = true`",
-        "  for a lib whose crate types include `rlib` (rust-lang/cargo#9672, #14612). Without LTO the",
-        "  engine's non-generic functions (`Accumulator::add`, `get_fingerprint`, `encode_var_int`) were",
-        "  not inlined into negsync's code, and the C and Python faces ran more instructions than the",
-        "  Rust API in the same exchange: on the last build without LTO (2026-11-25) the C ABI counted",
-        "  1.074x the crate's instructions on S3, 1.079x on S1 and 1.343x on S2 at 60,000, and timed",
-        "  1.21x the crate on S3. With LTO its counts are within a percent of the Rust API's (profile",
-        "  below).",
+        "  for a lib whose crate types include `rlib` (rust-lang/cargo#9672, #14612). Measured when the",
+        "  crate was the engine (2026-11-25): without LTO the C ABI counted 1.07-1.34x the instructions",
+        "  of the same exchanges through the Rust API; with LTO within a percent (profile below).",
         "- Memory (S5, S6) is resident growth read from /proc/self/status in a fresh process. Figures",
         "  depend on the allocator: once a process has freed a block of many megabytes, glibc serves",
         "  blocks up to that size (at most 32 MiB) from its heap, where a growing `Vec`'s old buffers",
