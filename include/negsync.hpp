@@ -281,9 +281,20 @@ public:
         bool complete;
     };
 
-    /// A session over `set`'s current items; frame_size_limit 0 (none) or at least 4096.
+    /// A session over `set`'s current items; frame_size_limit 0 (none) or at least
+    /// NEGSYNC_MIN_FRAME_SIZE_LIMIT (128).
     explicit Session(const ItemSet &set, std::uint64_t frame_size_limit = 0)
         : Owned(create(set, frame_size_limit)) {}
+
+    /// A session over only the items whose timestamps fall in [from, to) (both peers must use
+    /// the same window; nothing is copied).
+    static Session window(const ItemSet &set, std::uint64_t from, std::uint64_t to,
+                          std::uint64_t frame_size_limit = 0) {
+        negsync_session *session = nullptr;
+        detail::check(negsync_session_new_window(set.get(), from, to, frame_size_limit, &session),
+                      "negsync_session_new_window");
+        return Session(session);
+    }
 
     /// Becomes the initiator; returns the first message (lent by the session).
     Bytes initiate() {
@@ -336,6 +347,7 @@ public:
     const char *last_error() const noexcept { return negsync_session_last_error(handle_); }
 
 private:
+    explicit Session(negsync_session *adopted) noexcept : Owned(adopted) {}
     static negsync_session *create(const ItemSet &set, std::uint64_t frame_size_limit) {
         negsync_session *session = nullptr;
         detail::check(negsync_session_new(set.get(), frame_size_limit, &session),

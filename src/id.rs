@@ -2,6 +2,8 @@
 
 use core::fmt;
 
+use alloc::vec::Vec;
+
 use sha2::{Digest, Sha256};
 
 use crate::error::Error;
@@ -100,6 +102,15 @@ impl Item {
         }
         Ok(Self { timestamp, id })
     }
+}
+
+/// Fills `order` with `0..count`, ordered by `id_at` of each. Sorting positions rather than the
+/// 32-byte IDs keeps the standard sort's small-slice scratch off the stack (1.6 KB for IDs, too
+/// much on a microcontroller), and the one `dyn` callback keeps one copy of the sort in flash.
+pub(crate) fn order_by_id(order: &mut Vec<usize>, count: usize, id_at: &dyn Fn(usize) -> Id) {
+    order.clear();
+    order.extend(0..count);
+    order.sort_unstable_by_key(|&position| id_at(position));
 }
 
 /// The ID of a document known only by its key: `SHA-256(key)`.

@@ -4,7 +4,7 @@ use alloc::vec::Vec;
 
 use crate::engine::{Engine, Side};
 use crate::error::{Error, Limit};
-use crate::id::{ID_SIZE, Id};
+use crate::id::{ID_SIZE, Id, order_by_id};
 use crate::id_list::IdList;
 use crate::limits::Limits;
 use crate::snapshot::Snapshot;
@@ -85,6 +85,8 @@ pub struct Session {
     /// What the engine found in the current message, before it is checked and kept.
     round_have: Vec<Id>,
     round_need: Vec<Id>,
+    /// Scratch: the positions of one of those lists in ID order.
+    round_order: Vec<usize>,
     rounds: u64,
     bytes_in: u64,
     bytes_out: u64,
@@ -169,6 +171,7 @@ impl Session {
             need: IdList::default(),
             round_have: Vec::new(),
             round_need: Vec::new(),
+            round_order: Vec::new(),
             rounds: 0,
             bytes_in: 0,
             bytes_out: 0,
@@ -290,10 +293,13 @@ impl Session {
         }
         // Sorting each round keeps a given exchange's lists the same from run to run and from
         // one engine to another (logs, tests and transcripts can be compared).
-        self.round_have.sort_unstable();
-        self.round_need.sort_unstable();
-        self.round_have.iter().for_each(|id| self.have.add(*id));
-        self.round_need.iter().for_each(|id| self.need.add(*id));
+        for (round, kept) in [
+            (&self.round_have, &mut self.have),
+            (&self.round_need, &mut self.need),
+        ] {
+            order_by_id(&mut self.round_order, round.len(), &|i| round[i]);
+            self.round_order.iter().for_each(|&i| kept.add(round[i]));
+        }
         // A message with no ranges is never sent: the initiator is done.
         Ok(match self.engine.message().len() {
             1 => (Reply::Nothing, true),

@@ -78,7 +78,8 @@ impl ItemSet {
             Some(_) => batch
                 .chunk_by_mut(|a, b| a.timestamp == b.timestamp)
                 .filter(|run| run.len() > 1)
-                .for_each(|run| run.sort_unstable_by_key(|item| item.id)),
+                // One timestamp: the items' order is their IDs'.
+                .for_each(|run| run.sort_unstable()),
             None => batch.sort_unstable(),
         }
         // Still in order as a whole only if the batch starts where the earlier inserts end.

@@ -18,6 +18,10 @@ const DIGIT_BITS: u32 = 11;
 /// `None` when the batch is small or its timestamps span more than 32 bits: then copy the batch
 /// as it is and sort it.
 pub(crate) fn timestamp_order(timestamps: &[u64]) -> Option<Vec<u32>> {
+    // Firmware sets are small: the comparison sort serves them, and this stays out of flash.
+    if cfg!(not(feature = "std")) {
+        return None;
+    }
     let (&min, &max) = (timestamps.iter().min()?, timestamps.iter().max()?);
     let span_bits = 64 - (max - min).leading_zeros();
     if timestamps.len() < RADIX_MIN_ITEMS
@@ -27,16 +31,28 @@ pub(crate) fn timestamp_order(timestamps: &[u64]) -> Option<Vec<u32>> {
         return None;
     }
     // The relative timestamp in the high 32 bits, the position in the low 32.
-    let mut keys: Vec<u64> = timestamps
+    let keys: Vec<u64> = timestamps
         .iter()
         .enumerate()
         .map(|(position, &timestamp)| ((timestamp - min) << 32) | position as u64)
         .collect();
+    Some(
+        radix_sort(keys, span_bits)
+            .into_iter()
+            .map(|key| key as u32)
+            .collect(),
+    )
+}
+
+/// Sorts `keys` on bits 32 to `32 + bits`, stably. The counters live on the heap: on a
+/// microcontroller's small stack 2,048 of them would not fit.
+fn radix_sort(mut keys: Vec<u64>, bits: u32) -> Vec<u64> {
     let mut spare = vec![0u64; keys.len()];
+    let mut next = vec![0usize; 1 << DIGIT_BITS];
     let mut shift = 32;
-    while shift < 32 + span_bits {
+    while shift < 32 + bits {
         let digit = |key: u64| ((key >> shift) & ((1 << DIGIT_BITS) - 1)) as usize;
-        let mut next = [0usize; 1 << DIGIT_BITS];
+        next.fill(0);
         keys.iter().for_each(|&key| next[digit(key)] += 1);
         let mut total = 0;
         for slot in next.iter_mut() {
@@ -52,7 +68,7 @@ pub(crate) fn timestamp_order(timestamps: &[u64]) -> Option<Vec<u32>> {
         core::mem::swap(&mut keys, &mut spare);
         shift += DIGIT_BITS;
     }
-    Some(keys.into_iter().map(|key| key as u32).collect())
+    keys
 }
 
 #[cfg(test)]

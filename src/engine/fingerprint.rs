@@ -3,6 +3,10 @@
 
 use sha2::compress256;
 use sha2::digest::generic_array::GenericArray;
+use sha2::digest::typenum::U64;
+
+/// One SHA-256 input block.
+type Block = GenericArray<u8, U64>;
 
 use crate::id::Id;
 use crate::wire::FINGERPRINT_SIZE;
@@ -60,7 +64,9 @@ impl IdSum {
     /// block is padded here and compressed once (`sha2` uses the CPU's SHA instructions where
     /// there are any), without a hasher's buffering around it.
     pub(crate) fn fingerprint(&self, count: u64) -> [u8; FINGERPRINT_SIZE] {
-        let mut block = [0u8; 64];
+        // Built in place in the type the compression takes: a second 64-byte copy would cost
+        // stack that a microcontroller does not have to spare.
+        let mut block = Block::default();
         for (chunk, limb) in block.chunks_exact_mut(8).zip(&self.0) {
             chunk.copy_from_slice(&limb.to_le_bytes());
         }
@@ -68,7 +74,7 @@ impl IdSum {
         block[len] = 0x80;
         block[56..].copy_from_slice(&(len as u64 * 8).to_be_bytes());
         let mut state = SHA256_INITIAL_STATE;
-        compress256(&mut state, &[GenericArray::clone_from_slice(&block)]);
+        compress256(&mut state, core::slice::from_ref(&block));
         let mut fingerprint = [0; FINGERPRINT_SIZE];
         for (chunk, word) in fingerprint.chunks_exact_mut(4).zip(&state) {
             chunk.copy_from_slice(&word.to_be_bytes());

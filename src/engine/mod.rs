@@ -43,8 +43,11 @@ pub(crate) struct Engine {
     end: usize,
     /// The message lent out by the last call.
     out: Vec<u8>,
-    /// Scratch for matching a peer's ID list: its IDs, sorted, and which of them we hold.
-    their_ids: Vec<Id>,
+    /// Scratch for matching a peer's ID list: the positions of its distinct IDs in ID order
+    /// (sorting positions, not the 32-byte IDs themselves: the standard sort's small-slice
+    /// scratch for IDs takes 1.6 KB of stack, too much on a microcontroller), and which of
+    /// them we hold.
+    their_order: Vec<usize>,
     matched: Vec<bool>,
 }
 
@@ -63,7 +66,7 @@ impl Engine {
             begin,
             end,
             out: Vec::new(),
-            their_ids: Vec::new(),
+            their_order: Vec::new(),
             matched: Vec::new(),
         })
     }

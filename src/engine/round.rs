@@ -3,12 +3,11 @@
 
 use alloc::vec::Vec;
 
-use super::fingerprint::IdSum;
 use super::framing::Framing;
 use super::range_index::{RangeIndex, direct_sum};
 use super::{Engine, Side, Written};
 use crate::error::{Error, Limit};
-use crate::id::{ID_SIZE, Id, Item};
+use crate::id::{ID_SIZE, Id, Item, order_by_id};
 use crate::snapshot::Snapshot;
 use crate::wire::{Bound, Checkpoint, FINGERPRINT_SIZE, Payload, Range, Writer};
 
@@ -28,7 +27,7 @@ pub(super) struct Round<'e> {
     /// One past the last item of the window.
     end: usize,
     writer: Writer<'e>,
-    their_ids: &'e mut Vec<Id>,
+    their_order: &'e mut Vec<usize>,
     matched: &'e mut Vec<bool>,
     /// Where the next incoming range starts: its first item and its lower bound.
     prev_index: usize,
@@ -40,8 +39,6 @@ pub(super) struct Round<'e> {
     emitted_index: usize,
     fingerprint_ranges: usize,
     cut: bool,
-    /// The last prefix sum computed: (items counted, their sum).
-    last_prefix: (usize, IdSum),
 }
 
 /// Where a message stood, to take back a piece that does not fit.
@@ -61,7 +58,7 @@ impl<'e> Round<'e> {
             index: snapshot.range_index(),
             end: engine.end,
             writer: Writer::new(&mut engine.out),
-            their_ids: &mut engine.their_ids,
+            their_order: &mut engine.their_order,
             matched: &mut engine.matched,
             prev_index: engine.begin,
             prev_bound: Bound::LOWEST,
@@ -69,7 +66,6 @@ impl<'e> Round<'e> {
             emitted_index: engine.begin,
             fingerprint_ranges: 0,
             cut: false,
-            last_prefix: (0, IdSum::ZERO),
         }
     }
 
@@ -374,53 +370,42 @@ impl<'e> Round<'e> {
         have: &mut Vec<Id>,
         need: &mut Vec<Id>,
     ) {
-        self.their_ids.clear();
-        self.their_ids.extend(
-            ids.chunks_exact(ID_SIZE)
-                .map(|id| Id(id.try_into().expect("chunks of 32 bytes"))),
-        );
-        self.their_ids.sort_unstable();
-        self.their_ids.dedup();
+        let id_at = |position: usize| -> Id {
+            Id(ids[position * ID_SIZE..][..ID_SIZE]
+                .try_into()
+                .expect("32 bytes an ID"))
+        };
+        order_by_id(self.their_order, ids.len() / ID_SIZE, &id_at);
+        self.their_order.dedup_by(|a, b| id_at(*a) == id_at(*b));
         self.matched.clear();
-        self.matched.resize(self.their_ids.len(), false);
+        self.matched.resize(self.their_order.len(), false);
         for item in &self.items[lower..upper] {
-            match self.their_ids.binary_search(&item.id) {
+            match self
+                .their_order
+                .binary_search_by(|&position| id_at(position).cmp(&item.id))
+            {
                 Ok(at) if !self.matched[at] => self.matched[at] = true,
                 _ => have.push(item.id),
             }
         }
         need.extend(
-            self.their_ids
+            self.their_order
                 .iter()
                 .zip(self.matched.iter())
                 .filter(|(_, matched)| !**matched)
-                .map(|(id, _)| *id),
+                .map(|(&position, _)| id_at(position)),
         );
     }
 
-    /// A range's fingerprint. Ranges met in a message mostly follow each other, so the prefix
-    /// sum at one range's end is kept for the next one's start: one prefix sum per range.
-    fn fingerprint(&mut self, lower: usize, upper: usize) -> [u8; FINGERPRINT_SIZE] {
+    fn fingerprint(&self, lower: usize, upper: usize) -> [u8; FINGERPRINT_SIZE] {
         let sum = if RangeIndex::sums_directly(lower, upper) {
             direct_sum(&self.items[lower..upper])
         } else {
-            let mut sum = self.prefix_sum(upper);
-            let below = match self.last_prefix {
-                (index, below) if index == lower => below,
-                _ => self.index.prefix_sum(self.items, lower),
-            };
-            self.last_prefix = (upper, sum);
-            sum.sub(&below);
+            let mut sum = self.index.prefix_sum(self.items, upper);
+            sum.sub(&self.index.prefix_sum(self.items, lower));
             sum
         };
         sum.fingerprint((upper - lower) as u64)
-    }
-
-    fn prefix_sum(&self, n: usize) -> IdSum {
-        match self.last_prefix {
-            (index, sum) if index == n => sum,
-            _ => self.index.prefix_sum(self.items, n),
-        }
     }
 
     /// The first item at or after `first` (within the window) that is not below `bound`.

@@ -222,6 +222,31 @@ void test_ids() {
               std::to_string(NEGSYNC_VERSION_PATCH));
 }
 
+// A window [10, 20) at a radio frame limit: only the differences inside it are found.
+void test_window() {
+    negsync::ItemSet a, b;
+    for (int i = 0; i < 30; i++) {
+        if (i != 5 && i != 15) a.insert(static_cast<std::uint64_t>(i), id_of(i));
+        if (i != 7 && i != 17) b.insert(static_cast<std::uint64_t>(i), id_of(i));
+    }
+    negsync::Session initiator = negsync::Session::window(a, 10, 20, NEGSYNC_MIN_FRAME_SIZE_LIMIT);
+    negsync::Session responder = negsync::Session::window(b, 10, 20, NEGSYNC_MIN_FRAME_SIZE_LIMIT);
+    negsync::Bytes message = initiator.initiate();
+    for (int rounds = 0;; rounds++) {
+        CHECK(rounds < 100);
+        CHECK(message.size() <= NEGSYNC_MIN_FRAME_SIZE_LIMIT);
+        const negsync::Session::Step reply = responder.reconcile(message);
+        const negsync::Session::Step step = initiator.reconcile(reply.message);
+        if (step.complete) break;
+        message = step.message;
+    }
+    const negsync::IdList have = initiator.have_ids();
+    CHECK(have.size() == 1 && have[0] == id_of(17));
+    const negsync::IdList need = initiator.need_ids();
+    CHECK(need.size() == 1 && need[0] == id_of(15));
+    expect_error(NEGSYNC_INVALID_ARGUMENT, [&] { negsync::Session::window(a, 20, 10); });
+}
+
 }  // namespace
 
 int main() {
@@ -230,6 +255,7 @@ int main() {
     test_session();
     test_manager();
     test_ids();
+    test_window();
     std::puts("C++ wrapper tests passed");
     return 0;
 }

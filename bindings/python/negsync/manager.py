@@ -54,7 +54,8 @@ class ManagerConfig:
     - ``max_sessions``: the most sessions alive at once (at least 1); starting one more
       evicts the one idle longest.
     - ``idle_timeout``: a session idle for longer than this is removed by ``expire()``.
-    - ``frame_size_limit``: the frame limit of every session: 0 for none, else at least 4096.
+    - ``frame_size_limit``: the frame limit of every session: 0 for none, else at least
+      ``MIN_FRAME_SIZE_LIMIT`` (128).
     - ``limits``: the ``Limits`` of every session.
     """
 
