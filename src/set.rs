@@ -70,7 +70,9 @@ impl ItemSet {
         let mut state = self.state.lock();
         let start = state.inserts.len();
         match &order {
-            Some(order) => state.extend(order.iter().map(|&position| item_at(position as usize))),
+            Some(order) => {
+                state.extend(order.iter().map(|&key| item_at(crate::sort::position(key))))
+            }
             None => state.extend((0..timestamps.len()).map(item_at)),
         }
         let batch = &mut state.inserts[start..];
