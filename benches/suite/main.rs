@@ -105,8 +105,16 @@ fn generate(dir: &Path) {
 }
 
 fn exchange_record(variant: &str, file: &Path, limit: u64, outcome: &Outcome) -> Record {
-    Record::new("exchange", variant)
-        .text("file", &file.display().to_string())
+    outcome_record(
+        Record::new("exchange", variant).text("file", &file.display().to_string()),
+        limit,
+        outcome,
+    )
+}
+
+/// What every exchange reports: its limit, time, rounds, bytes and found IDs.
+fn outcome_record(record: Record, limit: u64, outcome: &Outcome) -> Record {
+    record
         .int("frame_limit", limit)
         .float("seconds", outcome.seconds)
         .int("round_trips", outcome.round_trips)
@@ -297,15 +305,7 @@ fn radio(limits: impl Iterator<Item = u64>) {
         let mut outcomes: Vec<Outcome> = (0..5).map(|_| run_negsync(&a, &b, limit)).collect();
         outcomes.sort_by(|x, y| x.seconds.total_cmp(&y.seconds));
         let outcome = &outcomes[outcomes.len() / 2];
-        Record::new("radio", "rust")
-            .int("frame_limit", limit)
-            .float("seconds", outcome.seconds)
-            .int("round_trips", outcome.round_trips)
-            .int("bytes_to_responder", outcome.bytes_to_responder)
-            .int("bytes_to_initiator", outcome.bytes_to_initiator)
-            .int("have", outcome.have as u64)
-            .int("need", outcome.need as u64)
-            .print();
+        outcome_record(Record::new("radio", "rust"), limit, outcome).print();
     }
 }
 
