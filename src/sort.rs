@@ -104,7 +104,11 @@ mod tests {
                     expected,
                     "{len} timestamps spread {spread}"
                 ),
-                None => assert!(len < RADIX_MIN_ITEMS, "{len} timestamps spread {spread}"),
+                // Firmware builds always sort by comparison.
+                None => assert!(
+                    len < RADIX_MIN_ITEMS || cfg!(not(feature = "std")),
+                    "{len} timestamps spread {spread}"
+                ),
             }
         }
         let wide: Vec<u64> = (0..5000).map(|_| next() >> 1).collect();
