@@ -45,6 +45,15 @@ impl Framing {
         }
     }
 
+    /// Radio rules: the most a message may hold before its closing range (unbounded under the
+    /// other framings, whose cuts follow the crate's rule instead).
+    pub(crate) fn capacity(&self) -> usize {
+        match *self {
+            Self::Radio { capacity } => capacity,
+            Self::Unlimited | Self::Crate { .. } => usize::MAX,
+        }
+    }
+
     /// Crate rules: true once a message of `len` bytes must be cut.
     pub(crate) fn crate_must_cut(&self, len: usize) -> bool {
         match *self {

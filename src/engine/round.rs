@@ -219,9 +219,7 @@ impl<'e> Round<'e> {
     /// The first of our IDs in `lower..upper` that fit (at least one), ended at the shortest
     /// bound before the next item, then the cut.
     fn truncated_id_list(&mut self, lower: usize, upper: usize) -> Result<(), Error> {
-        let Framing::Radio { capacity } = self.framing else {
-            unreachable!("radio framing only")
-        };
+        let capacity = self.framing.capacity();
         let start = self.mark();
         self.flush_skip();
         let room = capacity.saturating_sub(self.writer.len());
@@ -252,9 +250,7 @@ impl<'e> Round<'e> {
 
     /// Writes our whole ID list for `lower..upper` if it fits; true when it did.
     fn try_id_list(&mut self, lower: usize, upper: usize, bound: Bound) -> bool {
-        let Framing::Radio { capacity } = self.framing else {
-            unreachable!("radio framing only")
-        };
+        let capacity = self.framing.capacity();
         // Never write what cannot fit: a long range would grow the buffer only to be taken back.
         if self.writer.len() + (upper - lower) * ID_SIZE > capacity {
             return false;
@@ -273,9 +269,7 @@ impl<'e> Round<'e> {
     /// Fingerprinted buckets of `lower..upper`, as many as the frame's room suggests (2 to 16),
     /// each kept only if it fits; the first that does not cuts the message.
     fn buckets_radio(&mut self, lower: usize, upper: usize, bound: Bound) -> Result<(), Error> {
-        let Framing::Radio { capacity } = self.framing else {
-            unreachable!("radio framing only")
-        };
+        let capacity = self.framing.capacity();
         let count = upper - lower;
         if count < 2 {
             // One item or none cannot be split further: only an ID list answers it.
