@@ -230,6 +230,17 @@ fn plain(args: &[&str]) -> Command {
     command
 }
 
+/// `negsync serve --dir DIR --allow ID`: a server only the endpoint `id` may sync with.
+fn serve_allowing(dir: &Path, id: &str) -> Server {
+    Server::start(plain(&[
+        "serve",
+        "--dir",
+        dir.to_str().unwrap(),
+        "--allow",
+        id,
+    ]))
+}
+
 #[test]
 fn two_processes_sync_10000_files_on_loopback() {
     let (a, b) = (TempDir::new("loop-a"), TempDir::new("loop-b"));
@@ -237,13 +248,7 @@ fn two_processes_sync_10000_files_on_loopback() {
     let key = TempDir::new("loop-key");
     let key = key.0.join("client.key");
     let client = client_id(&key);
-    let server = Server::start(plain(&[
-        "serve",
-        "--dir",
-        a.0.to_str().unwrap(),
-        "--allow",
-        &client,
-    ]));
+    let server = serve_allowing(&a.0, &client);
     assert!(server.peer.contains("@127.0.0.1:"), "{}", server.peer);
     let key = key.to_str().unwrap().to_string();
     sync_twice(&server, &a.0, &b.0, &|args| {
@@ -523,13 +528,7 @@ fn sync_retries_with_backoff_while_the_server_is_busy() {
     );
     let key = keys.0.join("client.key");
     let id = client_id(&key);
-    let server = Server::start(plain(&[
-        "serve",
-        "--dir",
-        a.0.to_str().unwrap(),
-        "--allow",
-        &id,
-    ]));
+    let server = serve_allowing(&a.0, &id);
     // A session of the same endpoint that says hello and then holds on: the server allows one
     // session per endpoint, so `negsync sync` with that key is told to come back later.
     let runtime = tokio::runtime::Runtime::new().unwrap();

@@ -163,6 +163,16 @@ async fn serve_store(
     DirServer { endpoint, reports }
 }
 
+/// A server with an empty set and store.
+async fn serve_empty(config: Config) -> DirServer {
+    serve_store(
+        Arc::new(ItemSet::new()),
+        Arc::new(MemStore::default()),
+        config,
+    )
+    .await
+}
+
 impl DirServer {
     async fn report(&mut self) -> SessionReport {
         timeout(LIMIT, self.reports.recv())
@@ -283,6 +293,19 @@ impl Raw {
     }
 
     /// As a server: hellos, then answers reconciliation over `set` until `ReconcileDone`.
+    /// Pushes one document after the reconciliation: `id` claimed for `bytes` under `key`,
+    /// then waits for the server's Finished and closes.
+    async fn push_one_and_finish(&mut self, id: &Id, key: &[u8], bytes: &[u8]) {
+        self.write(RECONCILE_DONE, &done(1, 0)).await.unwrap();
+        self.write(DOC, &doc_header(id, now() - 5, bytes.len() as u64, key))
+            .await
+            .unwrap();
+        self.write(DATA, bytes).await.unwrap();
+        self.write(END, &[]).await.unwrap();
+        assert_eq!(self.read().await.unwrap().0, 9, "Finished");
+        self.connection.close(0u32.into(), b"");
+    }
+
     async fn answer(&mut self, set: &ItemSet, hello_out: &[u8]) {
         let (kind, _) = self.read().await.unwrap();
         assert_eq!(kind, HELLO);
@@ -508,15 +531,8 @@ async fn a_peer_whose_clock_is_off_writes_nothing() {
         &hello(4096, 1 << 20, now() + 10 * 86_400, true),
     )
     .await;
-    raw.write(RECONCILE_DONE, &done(1, 0)).await.unwrap();
     let id = content_id(b"a.txt", b"abc");
-    raw.write(DOC, &doc_header(&id, now() - 5, 3, b"a.txt"))
-        .await
-        .unwrap();
-    raw.write(DATA, b"abc").await.unwrap();
-    raw.write(END, &[]).await.unwrap();
-    assert_eq!(raw.read().await.unwrap().0, 9, "Finished");
-    raw.connection.close(0u32.into(), b"");
+    raw.push_one_and_finish(&id, b"a.txt", b"abc").await;
     let stats = server.report().await.result.unwrap();
     assert_eq!((stats.refused, stats.stored), (1, 0));
     assert!(stats.problems[0].contains("clock"), "{:?}", stats.problems);
@@ -548,50 +564,37 @@ async fn trickle(from: Endpoint, to: Endpoint, every: Duration) {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_peer_below_the_minimum_rate_is_dropped() {
+/// A peer trickling one byte every 100 ms is ended by `config`, with `why` in the error.
+async fn trickler_is_dropped(config: impl FnOnce(&Endpoint) -> Config, why: &str) {
     let peer = endpoint().await;
-    let config = Config {
-        min_rate: 1000,
-        rate_grace: Duration::from_secs(1),
-        ..allow(&[&peer], Permission::ReadWrite)
-    };
-    let mut server = serve_store(
-        Arc::new(ItemSet::new()),
-        Arc::new(MemStore::default()),
-        config,
-    )
-    .await;
+    let mut server = serve_empty(config(&peer)).await;
     tokio::spawn(trickle(
         peer,
         server.endpoint.clone(),
         Duration::from_millis(100),
     ));
     let error = server.report().await.result.unwrap_err();
-    assert!(chain(&error).contains("too slow"), "{error:#}");
+    assert!(chain(&error).contains(why), "{error:#}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_peer_below_the_minimum_rate_is_dropped() {
+    let config = |peer: &Endpoint| Config {
+        min_rate: 1000,
+        rate_grace: Duration::from_secs(1),
+        ..allow(&[peer], Permission::ReadWrite)
+    };
+    trickler_is_dropped(config, "too slow").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_session_deadline_ends_a_peer_that_keeps_trickling() {
-    let peer = endpoint().await;
-    let config = Config {
+    let config = |peer: &Endpoint| Config {
         min_rate: 0,
         session_deadline: Duration::from_secs(2),
-        ..allow(&[&peer], Permission::ReadWrite)
+        ..allow(&[peer], Permission::ReadWrite)
     };
-    let mut server = serve_store(
-        Arc::new(ItemSet::new()),
-        Arc::new(MemStore::default()),
-        config,
-    )
-    .await;
-    tokio::spawn(trickle(
-        peer,
-        server.endpoint.clone(),
-        Duration::from_millis(100),
-    ));
-    let error = server.report().await.result.unwrap_err();
-    assert!(chain(&error).contains("deadline"), "{error:#}");
+    trickler_is_dropped(config, "deadline").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -652,12 +655,7 @@ async fn one_live_session_per_peer() {
         min_rate: 0,
         ..allow(&[&peer.endpoint], Permission::ReadWrite)
     };
-    let mut server = serve_store(
-        Arc::new(ItemSet::new()),
-        Arc::new(MemStore::default()),
-        config,
-    )
-    .await;
+    let mut server = serve_empty(config).await;
     // One session that says hello and then nothing.
     let mut raw = Raw::connect(&peer.endpoint, &server.endpoint).await;
     raw.write(HELLO, &hello(4096, 1 << 20, now(), true))
@@ -687,12 +685,7 @@ async fn slow_peers_give_their_slots_to_a_waiting_one() {
             Permission::ReadWrite,
         )
     };
-    let mut server = serve_store(
-        Arc::new(ItemSet::new()),
-        Arc::new(MemStore::default()),
-        config,
-    )
-    .await;
+    let mut server = serve_empty(config).await;
     let mut raws = Vec::new();
     for peer in &slow {
         let mut raw = Raw::connect(peer, &server.endpoint).await;
@@ -731,12 +724,7 @@ async fn a_client_with_no_free_slot_is_told_when_to_retry() {
         retry_after: Duration::from_millis(1500),
         ..allow(&[&slow, &honest.endpoint], Permission::ReadWrite)
     };
-    let mut server = serve_store(
-        Arc::new(ItemSet::new()),
-        Arc::new(MemStore::default()),
-        config,
-    )
-    .await;
+    let mut server = serve_empty(config).await;
     let mut raw = Raw::connect(&slow, &server.endpoint).await;
     raw.write(HELLO, &hello(4096, 1 << 20, now(), true))
         .await
@@ -1287,16 +1275,9 @@ async fn a_streamed_document_that_does_not_match_its_id_leaves_nothing() {
     let mut raw = Raw::connect(&peer, &server.endpoint).await;
     raw.reconcile(&ItemSet::new(), &hello(4096, 1 << 20, now(), true))
         .await;
-    raw.write(RECONCILE_DONE, &done(1, 0)).await.unwrap();
     // The ID of "good", the bytes of "evil".
     let id = content_id(b"x.txt", b"good");
-    raw.write(DOC, &doc_header(&id, now() - 5, 4, b"x.txt"))
-        .await
-        .unwrap();
-    raw.write(DATA, b"evil").await.unwrap();
-    raw.write(END, &[]).await.unwrap();
-    assert_eq!(raw.read().await.unwrap().0, 9, "Finished");
-    raw.connection.close(0u32.into(), b"");
+    raw.push_one_and_finish(&id, b"x.txt", b"evil").await;
     let stats = server.report().await.result.unwrap();
     assert_eq!((stats.refused, stats.stored), (1, 0));
     assert!(
