@@ -66,13 +66,18 @@ impl ItemSet {
                 .expect("32 bytes an item")),
         };
         // Ordered before the lock is taken: the copy below then lays the batch down sorted.
-        let order = crate::sort::timestamp_order(timestamps);
+        let order = crate::sort::TimestampOrder::of(timestamps);
         let mut state = self.state.lock();
         let start = state.inserts.len();
         match &order {
-            Some(order) => {
-                state.extend(order.iter().map(|&key| item_at(crate::sort::position(key))))
-            }
+            Some(order) => state.extend(order.iter().map(|(timestamp, position)| {
+                Item {
+                    timestamp,
+                    id: Id(ids[position * ID_SIZE..][..ID_SIZE]
+                        .try_into()
+                        .expect("32 bytes an item")),
+                }
+            })),
             None => state.extend((0..timestamps.len()).map(item_at)),
         }
         let batch = &mut state.inserts[start..];

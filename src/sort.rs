@@ -11,53 +11,79 @@ use alloc::vec::Vec;
 
 /// Below this many items a comparison sort of the copied batch wins.
 const RADIX_MIN_ITEMS: usize = 4096;
-/// Bits sorted per pass: 2,048 counters, which stay in the L1 cache.
-const DIGIT_BITS: u32 = 11;
+/// The most bits sorted per pass: at most 2,048 counters a pass, which stay in the L1 cache.
+const MAX_DIGIT_BITS: u32 = 11;
 
-/// The positions of `timestamps` in ascending timestamp order (ties in position order), each in
-/// the low 32 bits of a key (use [`position`]), or `None` when the batch is small or its
-/// timestamps span more than 32 bits: then copy the batch as it is and sort it.
+/// A batch's items in ascending timestamp order (ties in position order): sorted keys that hold
+/// each item's timestamp, relative to the batch's smallest, in the high 32 bits and its position
+/// in the caller's arrays in the low 32.
 ///
 /// The keys are handed back as they were sorted, not copied into a narrower list: a second
 /// list would be freed after the set's items were allocated, and the allocator could keep it
 /// resident for good (measured: 1.5 bytes an item more on a million-item set).
-pub(crate) fn timestamp_order(timestamps: &[u64]) -> Option<Vec<u64>> {
-    // Firmware sets are small: the comparison sort serves them, and this stays out of flash.
-    if cfg!(not(feature = "std")) {
-        return None;
-    }
-    let (&min, &max) = (timestamps.iter().min()?, timestamps.iter().max()?);
-    let span_bits = 64 - (max - min).leading_zeros();
-    if timestamps.len() < RADIX_MIN_ITEMS
-        || span_bits > 32
-        || u32::try_from(timestamps.len()).is_err()
-    {
-        return None;
-    }
-    // The relative timestamp in the high 32 bits, the position in the low 32.
-    let keys: Vec<u64> = timestamps
-        .iter()
-        .enumerate()
-        .map(|(position, &timestamp)| ((timestamp - min) << 32) | position as u64)
-        .collect();
-    Some(radix_sort(keys, span_bits))
+pub(crate) struct TimestampOrder {
+    base: u64,
+    keys: Vec<u64>,
 }
 
-/// The position held in a key of [`timestamp_order`].
-pub(crate) fn position(key: u64) -> usize {
-    (key & u64::from(u32::MAX)) as usize
+impl TimestampOrder {
+    /// The order of `timestamps`, or `None` when the batch is small or its timestamps span more
+    /// than 32 bits: then copy the batch as it is and sort it.
+    pub(crate) fn of(timestamps: &[u64]) -> Option<Self> {
+        // Firmware sets are small: the comparison sort serves them, and this stays out of flash.
+        if cfg!(not(feature = "std")) {
+            return None;
+        }
+        let (&base, &max) = (timestamps.iter().min()?, timestamps.iter().max()?);
+        let span_bits = 64 - (max - base).leading_zeros();
+        if timestamps.len() < RADIX_MIN_ITEMS
+            || span_bits > 32
+            || u32::try_from(timestamps.len()).is_err()
+        {
+            return None;
+        }
+        let keys: Vec<u64> = timestamps
+            .iter()
+            .enumerate()
+            .map(|(position, &timestamp)| ((timestamp - base) << 32) | position as u64)
+            .collect();
+        Some(Self {
+            base,
+            keys: radix_sort(keys, span_bits),
+        })
+    }
+
+    /// `(timestamp, position)` of each item, in order. The timestamp comes from the key, so
+    /// laying the batch down reads only the IDs out of order, not the timestamps too.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (u64, usize)> + '_ {
+        self.keys.iter().map(|&key| {
+            (
+                self.base + (key >> 32),
+                (key & u64::from(u32::MAX)) as usize,
+            )
+        })
+    }
 }
 
-/// Sorts `keys` on bits 32 to `32 + bits`, stably. The counters live on the heap: on a
-/// microcontroller's small stack 2,048 of them would not fit.
+/// Sorts `keys` on bits 32 to `32 + bits`, stably, in as few passes of at most
+/// [`MAX_DIGIT_BITS`] as the span needs (each pass reads and writes every key twice). All passes'
+/// counters are taken in one read of the keys. The counters live on the heap: on a
+/// microcontroller's small stack they would not fit.
 fn radix_sort(mut keys: Vec<u64>, bits: u32) -> Vec<u64> {
+    let passes = bits.div_ceil(MAX_DIGIT_BITS).max(1);
+    let digit_bits = bits.div_ceil(passes);
+    let buckets = 1usize << digit_bits;
+    let mask = (buckets - 1) as u64;
+    let mut counts = vec![0usize; buckets * passes as usize];
+    for &key in &keys {
+        for pass in 0..passes {
+            let digit = ((key >> (32 + pass * digit_bits)) & mask) as usize;
+            counts[pass as usize * buckets + digit] += 1;
+        }
+    }
     let mut spare = vec![0u64; keys.len()];
-    let mut next = vec![0usize; 1 << DIGIT_BITS];
-    let mut shift = 32;
-    while shift < 32 + bits {
-        let digit = |key: u64| ((key >> shift) & ((1 << DIGIT_BITS) - 1)) as usize;
-        next.fill(0);
-        keys.iter().for_each(|&key| next[digit(key)] += 1);
+    for (pass, next) in counts.chunks_exact_mut(buckets).enumerate() {
+        let shift = 32 + pass as u32 * digit_bits;
         let mut total = 0;
         for slot in next.iter_mut() {
             let count = *slot;
@@ -65,12 +91,11 @@ fn radix_sort(mut keys: Vec<u64>, bits: u32) -> Vec<u64> {
             total += count;
         }
         for &key in &keys {
-            let slot = &mut next[digit(key)];
+            let slot = &mut next[((key >> shift) & mask) as usize];
             spare[*slot] = key;
             *slot += 1;
         }
         core::mem::swap(&mut keys, &mut spare);
-        shift += DIGIT_BITS;
     }
     keys
 }
@@ -98,12 +123,13 @@ mod tests {
             let timestamps: Vec<u64> = (0..len).map(|_| 7_000 + next() % spread).collect();
             let mut expected: Vec<usize> = (0..len).collect();
             expected.sort_by_key(|&i| timestamps[i]);
-            match timestamp_order(&timestamps) {
-                Some(order) => assert_eq!(
-                    order.into_iter().map(position).collect::<Vec<_>>(),
-                    expected,
-                    "{len} timestamps spread {spread}"
-                ),
+            match TimestampOrder::of(&timestamps) {
+                Some(order) => {
+                    let (sorted, positions): (Vec<u64>, Vec<usize>) = order.iter().unzip();
+                    assert_eq!(positions, expected, "{len} timestamps spread {spread}");
+                    let want: Vec<u64> = expected.iter().map(|&i| timestamps[i]).collect();
+                    assert_eq!(sorted, want, "{len} timestamps spread {spread}");
+                }
                 // Firmware builds always sort by comparison.
                 None => assert!(
                     len < RADIX_MIN_ITEMS || cfg!(not(feature = "std")),
@@ -112,9 +138,8 @@ mod tests {
             }
         }
         let wide: Vec<u64> = (0..5000).map(|_| next() >> 1).collect();
-        assert_eq!(
-            timestamp_order(&wide),
-            None,
+        assert!(
+            TimestampOrder::of(&wide).is_none(),
             "a span over 32 bits sorts by comparison"
         );
     }
