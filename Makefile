@@ -132,6 +132,14 @@ rust-tests:
 	cargo test --release
 	# The firmware (no_std) forms of the core, on the host.
 	cargo test --release --no-default-features --lib
+	# The airtime tables in docs/firmware.md must be what examples/airtime.rs computes today.
+	cargo test --release --example airtime
+	cargo run --release --example airtime -- --check docs/firmware.md
+
+# Recomputes the "What a sync costs on air" tables of docs/firmware.md (about 10 s).
+.PHONY: airtime
+airtime:
+	cargo run --release --example airtime -- --write docs/firmware.md
 
 # The iroh transport and the `negsync` CLI (feature "iroh", off by default: no other target
 # builds it). clippy with the feature (rust-checks' fmt covers its files); the net unit tests and
