@@ -132,6 +132,10 @@ rust-tests:
 	cargo test --release
 	# The firmware (no_std) forms of the core, on the host.
 	cargo test --release --no-default-features --lib
+	# The engine's exchanges with fingerprints hashed in vector lanes, the path x86-64 CPUs
+	# without SHA instructions take (src/engine/fingerprint.rs): most machines here have them.
+	RUSTFLAGS="--cfg negsync_portable_sha" cargo test --release --target-dir target/portable-sha \
+	  --lib --test differential --test reconcile --test vectors --test properties --test allocations
 	# The airtime tables in docs/firmware.md must be what examples/airtime.rs computes today.
 	cargo test --release --example airtime
 	cargo run --release --example airtime -- --check docs/firmware.md

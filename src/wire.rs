@@ -239,6 +239,14 @@ pub(crate) struct Range<'a> {
     pub(crate) payload: Payload<'a>,
 }
 
+impl Range<'_> {
+    /// A placeholder (a skip up to the lowest bound) for buffers of ranges.
+    pub(crate) const EMPTY: Range<'static> = Range {
+        bound: Bound::LOWEST,
+        payload: Payload::Skip,
+    };
+}
+
 /// The strict decoder: yields each range of a V1 message in order, or the first fault (after
 /// which it yields nothing more). Every rule of this module holds for each range it yields.
 pub(crate) struct Ranges<'a> {

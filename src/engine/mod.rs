@@ -14,16 +14,19 @@ mod fingerprint;
 mod framing;
 pub(crate) mod range_index;
 mod round;
+#[cfg(target_arch = "x86_64")]
+mod sha256_lanes;
 
 use alloc::vec::Vec;
 
+use fingerprint::BATCH;
 pub(crate) use framing::{Framing, MIN_FRAME_SIZE_LIMIT};
 use round::Round;
 
 use crate::error::Error;
 use crate::id::Id;
 use crate::snapshot::Snapshot;
-use crate::wire::{Bound, Ranges};
+use crate::wire::{Bound, Payload, Range, Ranges};
 
 /// Which side of the exchange the engine answers for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -96,12 +99,35 @@ impl Engine {
     ) -> Result<Written, Error> {
         let ranges = Ranges::new(message)?;
         let mut round = Round::new(self, snapshot, side);
+        // Runs of fingerprint ranges wait here to be answered together (BATCH is 1 where
+        // fingerprints are worked out one at a time).
+        let mut run = [Range::EMPTY; BATCH];
+        let mut queued = 0;
         for range in ranges {
             let range = range?;
             // After a frame cut the rest is only checked: the closing fingerprint answers it.
+            if round.is_cut() {
+                continue;
+            }
+            if BATCH > 1 && matches!(range.payload, Payload::Fingerprint(_)) {
+                run[queued] = range;
+                queued += 1;
+                if queued == BATCH {
+                    round.answer_fingerprints(&run, have, need)?;
+                    queued = 0;
+                }
+                continue;
+            }
+            if queued > 0 {
+                round.answer_fingerprints(&run[..queued], have, need)?;
+                queued = 0;
+            }
             if !round.is_cut() {
                 round.answer(&range, have, need)?;
             }
+        }
+        if queued > 0 {
+            round.answer_fingerprints(&run[..queued], have, need)?;
         }
         Ok(round.finish())
     }

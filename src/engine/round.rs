@@ -3,6 +3,7 @@
 
 use alloc::vec::Vec;
 
+use super::fingerprint::{BATCH, IdSum, fingerprint_all};
 use super::framing::Framing;
 use super::range_index::{RangeIndex, direct_sum};
 use super::{Engine, Side, Written};
@@ -39,6 +40,20 @@ pub(super) struct Round<'e> {
     emitted_index: usize,
     fingerprint_ranges: usize,
     cut: bool,
+}
+
+/// Fingerprints of consecutive ranges, worked out together.
+struct FingerprintRun {
+    fingerprints: [[u8; FINGERPRINT_SIZE]; BATCH],
+    len: usize,
+}
+
+impl core::ops::Deref for FingerprintRun {
+    type Target = [[u8; FINGERPRINT_SIZE]];
+
+    fn deref(&self) -> &Self::Target {
+        &self.fingerprints[..self.len]
+    }
 }
 
 /// Where a message stood, to take back a piece that does not fit.
@@ -88,12 +103,56 @@ impl<'e> Round<'e> {
     ) -> Result<(), Error> {
         let lower = self.prev_index;
         let upper = self.lower_bound(lower, &range.bound);
+        self.answer_range(range, lower, upper, None, have, need)
+    }
+
+    /// Answers a run of the peer's fingerprint ranges (at most [`BATCH`]), working out our
+    /// fingerprints of them together first: [`fingerprint_all`] hashes them side by side where
+    /// that is faster.
+    pub(super) fn answer_fingerprints(
+        &mut self,
+        ranges: &[Range<'_>],
+        have: &mut Vec<Id>,
+        need: &mut Vec<Id>,
+    ) -> Result<(), Error> {
+        // Each range starts where the one before it ends: while the message is not cut, answering
+        // a range moves `prev_index` to its end.
+        let mut edges = [0; BATCH + 1];
+        edges[0] = self.prev_index;
+        for (i, range) in ranges.iter().enumerate() {
+            edges[i + 1] = self.lower_bound(edges[i], &range.bound);
+        }
+        let ours = self.fingerprints_between(&edges[..=ranges.len()]);
+        for (i, range) in ranges.iter().enumerate() {
+            if self.cut {
+                break;
+            }
+            self.answer_range(range, edges[i], edges[i + 1], Some(&ours[i]), have, need)?;
+        }
+        Ok(())
+    }
+
+    /// Answers `range`, which holds our items `lower..upper`; `ours` is our fingerprint of
+    /// them when it was worked out already.
+    fn answer_range(
+        &mut self,
+        range: &Range<'_>,
+        lower: usize,
+        upper: usize,
+        ours: Option<&[u8; FINGERPRINT_SIZE]>,
+        have: &mut Vec<Id>,
+        need: &mut Vec<Id>,
+    ) -> Result<(), Error> {
+        let matches = |theirs: &[u8; FINGERPRINT_SIZE]| match ours {
+            Some(ours) => theirs == ours,
+            None => *theirs == self.fingerprint(lower, upper),
+        };
         let next = match range.payload {
             Payload::Skip => {
                 self.skip_pending = true;
                 upper
             }
-            Payload::Fingerprint(theirs) if *theirs == self.fingerprint(lower, upper) => {
+            Payload::Fingerprint(theirs) if matches(theirs) => {
                 self.skip_pending = true;
                 upper
             }
@@ -279,22 +338,23 @@ impl<'e> Round<'e> {
         let buckets = (room / TYPICAL_FINGERPRINT_RANGE)
             .clamp(2, BUCKETS)
             .min(count);
-        let (per_bucket, with_extra) = (count / buckets, count % buckets);
-        let mut current = lower;
-        for bucket in 0..buckets {
-            let next = current + per_bucket + usize::from(bucket < with_extra);
-            let next_bound = self.bucket_bound(next, upper, bound);
-            let fingerprint = self.fingerprint(current, next);
-            let start = self.mark();
-            self.flush_skip();
-            self.writer.fingerprint(&next_bound, &fingerprint);
-            self.fingerprint_ranges += 1;
-            if self.writer.len() > capacity {
-                self.rewind(start);
-                return self.cut_or_fail();
+        let mut first = 0;
+        while first < buckets {
+            let (edges, fingerprints) = self.bucket_fingerprints(lower, upper, buckets, first);
+            for (i, fingerprint) in fingerprints.iter().enumerate() {
+                let next = edges[i + 1];
+                let next_bound = self.bucket_bound(next, upper, bound);
+                let start = self.mark();
+                self.flush_skip();
+                self.writer.fingerprint(&next_bound, fingerprint);
+                self.fingerprint_ranges += 1;
+                if self.writer.len() > capacity {
+                    self.rewind(start);
+                    return self.cut_or_fail();
+                }
+                self.emitted_index = next;
             }
-            self.emitted_index = next;
-            current = next;
+            first += fingerprints.len();
         }
         Ok(())
     }
@@ -318,17 +378,37 @@ impl<'e> Round<'e> {
     }
 
     fn write_buckets(&mut self, lower: usize, upper: usize, bound: Bound, buckets: usize) {
+        let mut first = 0;
+        while first < buckets {
+            let (edges, fingerprints) = self.bucket_fingerprints(lower, upper, buckets, first);
+            for (i, fingerprint) in fingerprints.iter().enumerate() {
+                let next_bound = self.bucket_bound(edges[i + 1], upper, bound);
+                self.writer.fingerprint(&next_bound, fingerprint);
+                self.fingerprint_ranges += 1;
+            }
+            first += fingerprints.len();
+        }
+    }
+
+    /// Buckets `first..` of `lower..upper` cut into `buckets` (as many as one batch holds):
+    /// their edges (bucket `first + i` is `edges[i]..edges[i + 1]`) and their fingerprints.
+    /// The first `count % buckets` buckets take one item more than the rest.
+    fn bucket_fingerprints(
+        &self,
+        lower: usize,
+        upper: usize,
+        buckets: usize,
+        first: usize,
+    ) -> ([usize; BATCH + 1], FingerprintRun) {
         let count = upper - lower;
         let (per_bucket, with_extra) = (count / buckets, count % buckets);
-        let mut current = lower;
-        for bucket in 0..buckets {
-            let next = current + per_bucket + usize::from(bucket < with_extra);
-            let fingerprint = self.fingerprint(current, next);
-            let next_bound = self.bucket_bound(next, upper, bound);
-            self.writer.fingerprint(&next_bound, &fingerprint);
-            self.fingerprint_ranges += 1;
-            current = next;
+        let edge = |bucket: usize| lower + bucket * per_bucket + bucket.min(with_extra);
+        let len = (buckets - first).min(BATCH);
+        let mut edges = [0; BATCH + 1];
+        for (i, at) in edges[..=len].iter_mut().enumerate() {
+            *at = edge(first + i);
         }
+        (edges, self.fingerprints_between(&edges[..=len]))
     }
 
     /// The bound that ends a bucket at item `next`: the range's own bound at its end, else the
@@ -392,14 +472,35 @@ impl<'e> Round<'e> {
     }
 
     fn fingerprint(&self, lower: usize, upper: usize) -> [u8; FINGERPRINT_SIZE] {
-        let sum = if RangeIndex::sums_directly(lower, upper) {
+        self.range_sum(lower, upper)
+            .fingerprint((upper - lower) as u64)
+    }
+
+    /// Our fingerprints of the ranges `edges[i]..edges[i + 1]`, worked out together.
+    fn fingerprints_between(&self, edges: &[usize]) -> FingerprintRun {
+        let mut inputs = [(IdSum::ZERO, 0); BATCH];
+        for (input, range) in inputs.iter_mut().zip(edges.windows(2)) {
+            *input = (
+                self.range_sum(range[0], range[1]),
+                (range[1] - range[0]) as u64,
+            );
+        }
+        let mut run = FingerprintRun {
+            fingerprints: [[0; FINGERPRINT_SIZE]; BATCH],
+            len: edges.len() - 1,
+        };
+        fingerprint_all(&inputs[..run.len], &mut run.fingerprints[..run.len]);
+        run
+    }
+
+    fn range_sum(&self, lower: usize, upper: usize) -> IdSum {
+        if RangeIndex::sums_directly(lower, upper) {
             direct_sum(&self.items[lower..upper])
         } else {
             let mut sum = self.index.prefix_sum(self.items, upper);
             sum.sub(&self.index.prefix_sum(self.items, lower));
             sum
-        };
-        sum.fingerprint((upper - lower) as u64)
+        }
     }
 
     /// The first item at or after `first` (within the window) that is not below `bound`.
