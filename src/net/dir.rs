@@ -197,8 +197,8 @@ impl DirStore {
         for (key, path, meta) in found.files {
             if let Some((part, existing)) = next.names.clash(&key) {
                 next.skipped.push(format!(
-                    "left out {key:?}: {part:?} differs only in case or Unicode normalisation \
-                     from {existing:?} (they would be one file on macOS or Windows): rename one"
+                    "left out \"{key}\": \"{part}\" differs only in case or Unicode normalisation \
+                     from \"{existing}\" (they would be one file on macOS or Windows): rename one"
                 ));
                 continue;
             }
@@ -562,10 +562,10 @@ fn walk(dir: &Path, prefix: String, found: &mut Walk) -> Result<()> {
         let name = match entry.file_name().into_string() {
             Ok(name) => name,
             Err(name) => {
-                found.skipped.push(format!(
-                    "left out {:?}: not UTF-8",
-                    entry.path().with_file_name(name)
-                ));
+                let path = entry.path().with_file_name(name);
+                found
+                    .skipped
+                    .push(format!("left out \"{}\": not UTF-8", path.display()));
                 continue;
             }
         };

@@ -24,37 +24,39 @@ const RESERVED: [&str; 22] = [
 pub(super) fn key_parts(key: &[u8]) -> Result<Vec<&str>> {
     let text = std::str::from_utf8(key).context("refused path: not UTF-8")?;
     if text.is_empty() || key.len() > MAX_KEY_LEN {
-        bail!("refused path {text:?}: empty or longer than {MAX_KEY_LEN} bytes");
+        bail!("refused path \"{text}\": empty or longer than {MAX_KEY_LEN} bytes");
     }
     let parts: Vec<&str> = text.split('/').collect();
     for part in &parts {
         if part.is_empty() {
-            bail!("refused path {text:?}: absolute, or an empty part");
+            bail!("refused path \"{text}\": absolute, or an empty part");
         }
         if *part == "." || *part == ".." {
-            bail!("refused path {text:?}: it may not contain . or ..");
+            bail!("refused path \"{text}\": it may not contain . or ..");
         }
         if part.contains(['\\', '\0']) || part.starts_with(TEMP_PREFIX) {
-            bail!("refused path {text:?}: a part holds \\ or NUL, or is a negsync temporary name");
+            bail!(
+                "refused path \"{text}\": a part holds \\ or NUL, or is a negsync temporary name"
+            );
         }
         if part.len() > MAX_PART_LEN {
-            bail!("refused path {text:?}: a part is longer than {MAX_PART_LEN} bytes");
+            bail!("refused path \"{text}\": a part is longer than {MAX_PART_LEN} bytes");
         }
         if let Some(c) = part
             .chars()
             .find(|c| c.is_control() || matches!(c, ':' | '<' | '>' | '"' | '|' | '?' | '*'))
         {
             bail!(
-                "refused path {text:?}: {c:?} is not allowed in a file name on Windows (drive \
+                "refused path \"{text}\": '{c}' is not allowed in a file name on Windows (drive \
                  letters, streams, control characters)"
             );
         }
         if part.ends_with(['.', ' ']) {
-            bail!("refused path {text:?}: a name ending in a dot or a space is not portable");
+            bail!("refused path \"{text}\": a name ending in a dot or a space is not portable");
         }
         let stem = part.split('.').next().unwrap_or(part).trim_end();
         if RESERVED.iter().any(|name| name.eq_ignore_ascii_case(stem)) {
-            bail!("refused path {text:?}: {stem:?} is a reserved device name on Windows");
+            bail!("refused path \"{text}\": \"{stem}\" is a reserved device name on Windows");
         }
     }
     Ok(parts)
@@ -112,8 +114,8 @@ fn prefixes(key: &str) -> impl Iterator<Item = &str> {
 /// Why `key` is refused next to `existing` (from [`FoldedNames::clash`]).
 pub(super) fn clash_message(key: &str, part: &str, existing: &str) -> String {
     format!(
-        "refused path {key:?}: {part:?} differs only in case or Unicode normalisation from \
-         {existing:?}, which is here already (they would be one file on macOS or Windows)"
+        "refused path \"{key}\": \"{part}\" differs only in case or Unicode normalisation from \
+         \"{existing}\", which is here already (they would be one file on macOS or Windows)"
     )
 }
 
