@@ -10,7 +10,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result, bail};
 
-use super::portable::{FoldedNames, clash_message, key_parts};
+use super::portable::{FoldedNames, clash_message, key_parts, twins};
 use super::store::{Document, DocumentStore, Outgoing, PutOutcome, Receive, Receiving, content_id};
 use crate::id::{Id, Item, id_for_version};
 use crate::set::ItemSet;
@@ -197,8 +197,9 @@ impl DirStore {
         for (key, path, meta) in found.files {
             if let Some((part, existing)) = next.names.clash(&key) {
                 next.skipped.push(format!(
-                    "left out \"{key}\": \"{part}\" differs only in case or Unicode normalisation \
-                     from \"{existing}\" (they would be one file on macOS or Windows): rename one"
+                    "left out \"{key}\": {} (they would be one file on macOS or Windows): rename \
+                     one",
+                    twins(&part, &existing)
                 ));
                 continue;
             }

@@ -114,9 +114,23 @@ fn prefixes(key: &str) -> impl Iterator<Item = &str> {
 /// Why `key` is refused next to `existing` (from [`FoldedNames::clash`]).
 pub(super) fn clash_message(key: &str, part: &str, existing: &str) -> String {
     format!(
-        "refused path \"{key}\": \"{part}\" differs only in case or Unicode normalisation from \
-         \"{existing}\", which is here already (they would be one file on macOS or Windows)"
+        "refused path \"{key}\": {}, which is here already (they would be one file on macOS or \
+         Windows)",
+        twins(part, existing)
     )
+}
+
+/// `"a" differs only in case or Unicode normalisation from "b"`, saying which name is not in
+/// composed form: two such names look the same on a terminal.
+pub(super) fn twins(name: &str, existing: &str) -> String {
+    use unicode_normalization::is_nfc;
+    let note = match (is_nfc(name), is_nfc(existing)) {
+        (true, true) => "",
+        (false, true) => ", the first not in composed form (NFC)",
+        (true, false) => ", the second not in composed form (NFC)",
+        (false, false) => ", neither in composed form (NFC)",
+    };
+    format!("\"{name}\" differs only in case or Unicode normalisation from \"{existing}\"{note}")
 }
 
 #[cfg(test)]
