@@ -155,7 +155,9 @@ airtime:
 # the load test (200 honest clients with and without 20 slow peers; it prints the ratio of the
 # median times, "LOAD: ..."). Each test binary has its own $(RUN) limit: with received files
 # flushed to disk one by one, tests/cli.rs alone takes minutes on a loaded machine.
-NET_TESTS := --features iroh --lib --test net --test cli --test hostile
+# tests/memory.rs: the peak memory of a `negsync serve` process with 1 and with 8 sessions, each
+# moving two 16 MiB files, against N x a per-session bound plus a fixed amount ("MEMORY: ...").
+NET_TESTS := --features iroh --lib --test net --test cli --test hostile --test memory
 # tests/cli.rs syncs 10,000 files, each flushed to disk: 24 s on a quiet machine, 209 s once on a
 # loaded one; its limit leaves room for that.
 NET_RUN  := timeout 900
@@ -165,6 +167,7 @@ net-tests:
 	$(RUN) cargo test --features iroh --lib --test net -- --nocapture --test-threads=1
 	$(NET_RUN) cargo test --features iroh --test cli -- --nocapture --test-threads=1
 	$(RUN) cargo test --features iroh --test hostile -- --nocapture --test-threads=1
+	$(RUN) cargo test --features iroh --test memory -- --nocapture
 	$(RUN) cargo test --features iroh --doc net
 
 $(BUILD):

@@ -323,6 +323,9 @@ fn open(dir: &Path) -> Result<(DirStore, ItemSet)> {
     store
         .scan(&set)
         .with_context(|| format!("reading {}", dir.display()))?;
+    for why in store.skipped() {
+        eprintln!("negsync: warning: {}", escape(&why));
+    }
     Ok((store, set))
 }
 

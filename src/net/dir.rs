@@ -10,24 +10,13 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result, bail};
 
+use super::portable::{FoldedNames, clash_message, key_parts, twins};
 use super::store::{Document, DocumentStore, Outgoing, PutOutcome, Receive, Receiving, content_id};
 use crate::id::{Id, Item, id_for_version};
 use crate::set::ItemSet;
 
 /// Names that start with this are negsync's own temporary files: never documents.
-const TEMP_PREFIX: &str = ".negsync-";
-
-/// The longest key (relative path) accepted, in bytes.
-const MAX_KEY_LEN: usize = 4096;
-
-/// The longest part of a key (a file or directory name), in bytes.
-const MAX_PART_LEN: usize = 255;
-
-/// Windows' reserved device names: a file named so (with any extension) is a device there.
-const RESERVED: [&str; 22] = [
-    "CON", "PRN", "AUX", "NUL", "COM1", "COM2", "COM3", "COM4", "COM5", "COM6", "COM7", "COM8",
-    "COM9", "LPT1", "LPT2", "LPT3", "LPT4", "LPT5", "LPT6", "LPT7", "LPT8", "LPT9",
-];
+pub(super) const TEMP_PREFIX: &str = ".negsync-";
 
 /// A temporary file of another process, or a leftover, is removed when it is older than this
 /// (where this system cannot tell whether its process still runs).
@@ -45,21 +34,23 @@ const STALE_AFTER: Duration = Duration::from_secs(3600);
 ///
 /// Keys must be portable to Linux, macOS and Windows: no `:` (drive letters, streams), no
 /// `<>"|?*`, no control characters, no part ending in a dot or a space, no reserved device name
-/// (`CON`, `NUL`, `COM1`, ...), parts of at most 255 bytes. A received key that equals a
-/// different key already here after case folding (`Notes.txt` and `notes.txt`, also for the
-/// directories on the way) is refused: on a case-insensitive file system one would overwrite
-/// the other. Unicode normalisation is not compared (see docs/sync.md).
+/// (`CON`, `NUL`, `COM1`, ...), parts of at most 255 bytes. Two keys that differ only in case or
+/// Unicode normalisation (`Notes.txt` and `notes.txt`, a composed `é` and `e` + accent, also
+/// for the directories on the way) would be one file on macOS or Windows: a received key that
+/// equals a different key here so is refused, and of two such files here the scan takes the
+/// first in byte order and leaves the other out ([`skipped`](Self::skipped) says so).
 ///
 /// When both sides changed the same file, the version with the later timestamp wins on both
 /// (ties go to the larger ID): a received older version is [`Kept`](PutOutcome::Kept) out.
 /// Deletions do not travel: a sync makes the union.
 ///
 /// Received files are written to `.negsync-PID-N` beside their place, flushed to disk
-/// (`fsync`), and renamed, so a power cut leaves the old file or the new one; the directories
-/// renamed into are flushed once each at the end of the session ([`flush`](DocumentStore::flush);
-/// [`put`](DocumentStore::put) flushes at once). Leftover temporary files (of a killed process) are removed by the next scan.
+/// (`fsync`), renamed, and then the directory is flushed too, file by file: a crash or a power
+/// cut leaves the old file or the new one, and every file reported stored is on disk. Leftover
+/// temporary files (of a killed process) are removed by the next scan.
 /// [`refresh`](DocumentStore::refresh) rescans at most once per
-/// [`rescan_interval`](Self::set_rescan_interval), however many sessions ask.
+/// [`rescan_interval`](Self::set_rescan_interval), however many sessions ask, and reads only
+/// the files whose size or modification time changed ([`counters`](Self::counters)).
 pub struct DirStore {
     root: PathBuf,
     state: Mutex<DirState>,
@@ -68,53 +59,47 @@ pub struct DirStore {
     rescan_interval: Mutex<Duration>,
     /// Temporary files this store is writing now.
     writing: Mutex<HashSet<PathBuf>>,
-    /// Directories with renames not yet flushed to disk (by [`flush`](DocumentStore::flush)).
-    dirty: Mutex<HashSet<PathBuf>>,
+    counters: Counters,
+}
+
+/// What a [`DirStore`] has done since it was opened: shows that sessions do not cost a walk of
+/// the directory each, nor a read of every file.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DirCounters {
+    /// Walks of the whole directory (scans).
+    pub walks: u64,
+    /// Files read to hash their contents: new, or changed in size or modification time since
+    /// the walk before.
+    pub files_hashed: u64,
+    /// Received files renamed into place.
+    pub renames: u64,
+    /// Directories flushed to disk (`fsync`): one after each rename, and the parent of each
+    /// directory made for a received file.
+    pub dir_flushes: u64,
+}
+
+#[derive(Default)]
+struct Counters {
+    walks: AtomicU64,
+    files_hashed: AtomicU64,
+    renames: AtomicU64,
+    dir_flushes: AtomicU64,
+}
+
+impl Counters {
+    fn bump(counter: &AtomicU64) {
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
 }
 
 #[derive(Default)]
 struct DirState {
     files: HashMap<String, Entry>,
     keys: HashMap<Id, String>,
-    /// Every key and directory prefix, case-folded, to itself.
-    folded: HashMap<String, String>,
-}
-
-impl DirState {
-    fn add_key(&mut self, key: &str) {
-        for (end, _) in key.match_indices('/') {
-            let dir = &key[..end];
-            self.folded
-                .entry(fold(dir))
-                .or_insert_with(|| dir.to_string());
-        }
-        self.folded
-            .entry(fold(key))
-            .or_insert_with(|| key.to_string());
-    }
-
-    /// The existing key or directory that `key` (or a directory on its way) would clash with on
-    /// a case-insensitive file system.
-    fn clash(&self, key: &str) -> Option<(String, String)> {
-        let prefixes = key
-            .match_indices('/')
-            .map(|(end, _)| &key[..end])
-            .chain([key]);
-        for prefix in prefixes {
-            if let Some(existing) = self.folded.get(&fold(prefix)) {
-                if existing != prefix {
-                    return Some((prefix.to_string(), existing.clone()));
-                }
-            }
-        }
-        None
-    }
-}
-
-/// A key as a case-insensitive file system compares it (the narrower rule: Unicode lower case,
-/// no normalisation).
-fn fold(key: &str) -> String {
-    key.to_lowercase()
+    /// Every key and directory here, by its portable fold.
+    names: FoldedNames,
+    /// Files the last scan left out, each with why.
+    skipped: Vec<String>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -138,8 +123,26 @@ impl DirStore {
             scanned: Mutex::new(None),
             rescan_interval: Mutex::new(Duration::from_secs(1)),
             writing: Mutex::new(HashSet::new()),
-            dirty: Mutex::new(HashSet::new()),
+            counters: Counters::default(),
         })
+    }
+
+    /// What this store has done since it was opened.
+    pub fn counters(&self) -> DirCounters {
+        let c = &self.counters;
+        DirCounters {
+            walks: c.walks.load(Ordering::Relaxed),
+            files_hashed: c.files_hashed.load(Ordering::Relaxed),
+            renames: c.renames.load(Ordering::Relaxed),
+            dir_flushes: c.dir_flushes.load(Ordering::Relaxed),
+        }
+    }
+
+    /// The files the last scan left out, each with why (as text that may hold any character
+    /// of a file name: escape it for a terminal): names that are not portable, and names that
+    /// are one file with another's on macOS or Windows.
+    pub fn skipped(&self) -> Vec<String> {
+        self.lock().skipped.clone()
     }
 
     /// How old the last scan may be before [`refresh`](DocumentStore::refresh) scans again.
@@ -179,18 +182,33 @@ impl DirStore {
     }
 
     fn scan_now(&self, set: &ItemSet) -> Result<usize> {
-        let mut found = Vec::new();
-        let mut temps = Vec::new();
-        walk(&self.root, String::new(), &mut found, &mut temps)?;
-        self.remove_stale(temps);
+        let mut found = Walk::default();
+        walk(&self.root, String::new(), &mut found)?;
+        Counters::bump(&self.counters.walks);
+        self.remove_stale(found.temps);
+        // Byte order, so that of two names that are one file elsewhere, the same one is taken
+        // on every scan.
+        found.files.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         let mut state = self.lock();
-        let mut next = DirState::default();
-        for (key, path, meta) in found {
+        let mut next = DirState {
+            skipped: found.skipped,
+            ..DirState::default()
+        };
+        for (key, path, meta) in found.files {
+            if let Some((part, existing)) = next.names.clash(&key) {
+                next.skipped.push(format!(
+                    "left out \"{key}\": {} (they would be one file on macOS or Windows): rename \
+                     one",
+                    twins(&part, &existing)
+                ));
+                continue;
+            }
             let len = meta.len();
             let modified = meta.modified().unwrap_or(UNIX_EPOCH);
             let entry = match state.files.get(&key) {
                 Some(old) if old.len == len && old.modified == modified => *old,
                 _ => {
+                    Counters::bump(&self.counters.files_hashed);
                     let digest = match hash_file(&path) {
                         Ok(digest) => digest,
                         // Gone since the walk: not a document any more.
@@ -211,7 +229,7 @@ impl DirStore {
                 }
             };
             next.keys.insert(entry.item.id, key.clone());
-            next.add_key(&key);
+            next.names.add(&key);
             next.files.insert(key, entry);
         }
         for (key, old) in &state.files {
@@ -262,6 +280,13 @@ impl DirStore {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
+    /// Flushes `dir`'s entries to disk (after a rename or a directory made in it).
+    fn flush_dir(&self, dir: &Path) -> Result<()> {
+        sync_dir(dir).with_context(|| format!("flushing {}", dir.display()))?;
+        Counters::bump(&self.counters.dir_flushes);
+        Ok(())
+    }
+
     /// Checks `key` for a document with this `id` and `timestamp` against what is here, makes
     /// the directories on its way, and opens a temporary file beside its place. `None`: this
     /// version or a newer one is here already.
@@ -283,7 +308,9 @@ impl DirStore {
                 Ok(meta) if meta.is_dir() => {}
                 Ok(_) => bail!("{key}: {} is in the way (not a directory)", dir.display()),
                 Err(error) if error.kind() == io::ErrorKind::NotFound => {
-                    fs::create_dir(&dir).with_context(|| format!("creating {}", dir.display()))?
+                    fs::create_dir(&dir).with_context(|| format!("creating {}", dir.display()))?;
+                    // The new directory's entry must be on disk before a file in it can be.
+                    self.flush_dir(dir.parent().context("a made directory has a parent")?)?;
                 }
                 Err(error) => {
                     return Err(error).with_context(|| format!("reading {}", dir.display()));
@@ -331,11 +358,8 @@ impl DirState {
     /// version or a newer one is here already; an error for a case twin of a key or directory
     /// here.
     fn holds_newer(&self, key: &str, id: &Id, timestamp: u64) -> Result<bool> {
-        if let Some((ours, existing)) = self.clash(key) {
-            bail!(
-                "refused path {key:?}: {ours:?} differs only in case from {existing:?}, which is \
-                 here already (they would be one file on macOS and Windows)"
-            );
+        if let Some((part, existing)) = self.names.clash(key) {
+            bail!(clash_message(key, &part, &existing));
         }
         Ok(self
             .files
@@ -374,11 +398,7 @@ impl DirIncoming<'_> {
         let parent = self.path.parent().context("a document path has a parent")?;
         fs::rename(&self.temp, &self.path)
             .with_context(|| format!("writing {}", self.path.display()))?;
-        self.store
-            .dirty
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(parent.to_path_buf());
+        Counters::bump(&self.store.counters.renames);
         let meta =
             fs::metadata(&self.path).with_context(|| format!("reading {}", self.path.display()))?;
         let entry = Entry {
@@ -394,8 +414,12 @@ impl DirIncoming<'_> {
             state.keys.remove(&old.item.id);
         }
         state.keys.insert(self.id, self.key.clone());
-        state.add_key(&self.key);
+        state.names.add(&self.key);
         state.files.insert(self.key.clone(), entry);
+        drop(state);
+        // The rename is on disk only once its directory is: flushed now, for each file, so that
+        // a crash between two renames loses neither (no other session waits for this flush).
+        self.store.flush_dir(parent)?;
         Ok(PutOutcome::Stored {
             replaced: old.map(|old| old.item),
         })
@@ -489,9 +513,7 @@ impl DocumentStore for DirStore {
             None => Ok(PutOutcome::Kept),
             Some(mut incoming) => {
                 incoming.write(&document.contents)?;
-                let outcome = incoming.commit_now()?;
-                self.flush()?;
-                Ok(outcome)
+                incoming.commit_now()
             }
         }
     }
@@ -504,21 +526,6 @@ impl DocumentStore for DirStore {
             None => Receive::Kept,
             Some(incoming) => Receive::Stream(Box::new(incoming)),
         })
-    }
-
-    /// Flushes every directory a file was renamed into since the last flush (once each, not
-    /// once per file: a directory flush costs as much as a file's).
-    fn flush(&self) -> Result<()> {
-        let dirs: Vec<PathBuf> = self
-            .dirty
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .drain()
-            .collect();
-        for dir in dirs {
-            sync_dir(&dir).with_context(|| format!("flushing {}", dir.display()))?;
-        }
-        Ok(())
     }
 
     fn refresh(&self, set: &ItemSet) -> Result<()> {
@@ -537,64 +544,36 @@ impl DocumentStore for DirStore {
     }
 }
 
-/// The parts of a relative, `/`-separated key, or why it is refused.
-fn key_parts(key: &[u8]) -> Result<Vec<&str>> {
-    let text = std::str::from_utf8(key).context("refused path: not UTF-8")?;
-    if text.is_empty() || key.len() > MAX_KEY_LEN {
-        bail!("refused path {text:?}: empty or longer than {MAX_KEY_LEN} bytes");
-    }
-    let parts: Vec<&str> = text.split('/').collect();
-    for part in &parts {
-        if part.is_empty() {
-            bail!("refused path {text:?}: absolute, or an empty part");
-        }
-        if *part == "." || *part == ".." {
-            bail!("refused path {text:?}: it may not contain . or ..");
-        }
-        if part.contains(['\\', '\0']) || part.starts_with(TEMP_PREFIX) {
-            bail!("refused path {text:?}: a part holds \\ or NUL, or is a negsync temporary name");
-        }
-        if part.len() > MAX_PART_LEN {
-            bail!("refused path {text:?}: a part is longer than {MAX_PART_LEN} bytes");
-        }
-        if let Some(c) = part
-            .chars()
-            .find(|c| c.is_control() || matches!(c, ':' | '<' | '>' | '"' | '|' | '?' | '*'))
-        {
-            bail!(
-                "refused path {text:?}: {c:?} is not allowed in a file name on Windows (drive \
-                 letters, streams, control characters)"
-            );
-        }
-        if part.ends_with(['.', ' ']) {
-            bail!("refused path {text:?}: a name ending in a dot or a space is not portable");
-        }
-        let stem = part.split('.').next().unwrap_or(part).trim_end();
-        if RESERVED.iter().any(|name| name.eq_ignore_ascii_case(stem)) {
-            bail!("refused path {text:?}: {stem:?} is a reserved device name on Windows");
-        }
-    }
-    Ok(parts)
+/// What a walk of the directory found.
+#[derive(Default)]
+struct Walk {
+    /// The regular files: key, path, metadata.
+    files: Vec<(String, PathBuf, fs::Metadata)>,
+    /// negsync's temporary files.
+    temps: Vec<(PathBuf, fs::Metadata)>,
+    /// Names that cannot be documents, each with why.
+    skipped: Vec<String>,
 }
 
-/// Collects the regular files under `dir` as (key, path, metadata), and negsync's temporary
-/// files into `temps`. `prefix` is `dir`'s key.
-fn walk(
-    dir: &Path,
-    prefix: String,
-    found: &mut Vec<(String, PathBuf, fs::Metadata)>,
-    temps: &mut Vec<(PathBuf, fs::Metadata)>,
-) -> Result<()> {
+/// Collects what is under `dir` into `found`. `prefix` is `dir`'s key.
+fn walk(dir: &Path, prefix: String, found: &mut Walk) -> Result<()> {
     let entries = fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))?;
     for entry in entries {
         let entry = entry.with_context(|| format!("reading {}", dir.display()))?;
-        let Ok(name) = entry.file_name().into_string() else {
-            continue;
+        let name = match entry.file_name().into_string() {
+            Ok(name) => name,
+            Err(name) => {
+                let path = entry.path().with_file_name(name);
+                found
+                    .skipped
+                    .push(format!("left out \"{}\": not UTF-8", path.display()));
+                continue;
+            }
         };
         if name.starts_with(TEMP_PREFIX) {
             if let Ok(meta) = entry.metadata() {
                 if meta.is_file() {
-                    temps.push((entry.path(), meta));
+                    found.temps.push((entry.path(), meta));
                 }
             }
             continue;
@@ -604,7 +583,8 @@ fn walk(
         } else {
             format!("{prefix}/{name}")
         };
-        if key_parts(key.as_bytes()).is_err() {
+        if let Err(error) = key_parts(key.as_bytes()) {
+            found.skipped.push(format!("left out: {error:#}"));
             continue;
         }
         let path = entry.path();
@@ -614,9 +594,9 @@ fn walk(
             Err(error) => return Err(error).with_context(|| format!("reading {}", path.display())),
         };
         if meta.is_dir() {
-            walk(&path, key, found, temps)?;
+            walk(&path, key, found)?;
         } else if meta.is_file() {
-            found.push((key, path, meta));
+            found.files.push((key, path, meta));
         }
     }
     Ok(())
@@ -669,73 +649,4 @@ fn process_runs(_pid: u32, meta: &fs::Metadata) -> bool {
 fn seconds(time: SystemTime) -> u64 {
     time.duration_since(UNIX_EPOCH)
         .map_or(0, |since| since.as_secs().min(Item::MAX_TIMESTAMP))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn keys_that_leave_the_directory_are_refused() {
-        for bad in [
-            &b""[..],
-            b"/etc/passwd",
-            b"../x",
-            b"a/../../x",
-            b"a/./b",
-            b"a//b",
-            b"a/",
-            b"a\\..\\b",
-            b"a\0b",
-            b".negsync-1-2",
-            b"\xff",
-            b"C:/Windows/x",
-            b"c:x",
-            b"a/file.txt:stream",
-            b"CON",
-            b"dir/nul.txt",
-            b"Com1",
-            b"lpt9.log",
-            b"trailing.",
-            b"trailing ",
-            b"dir./x",
-            b"a\x1b[2J",
-            b"a\nb",
-            b"what?",
-            b"a*b",
-            b"a|b",
-        ] {
-            assert!(
-                key_parts(bad).is_err(),
-                "{:?}",
-                String::from_utf8_lossy(bad)
-            );
-        }
-        assert_eq!(key_parts(b"a/b.txt").unwrap(), ["a", "b.txt"]);
-        assert_eq!(key_parts(b".hidden/..x").unwrap(), [".hidden", "..x"]);
-        assert_eq!(
-            key_parts(b"CONFIG/console.txt").unwrap(),
-            ["CONFIG", "console.txt"]
-        );
-        assert_eq!(key_parts(b"com10.txt").unwrap(), ["com10.txt"]);
-    }
-
-    #[test]
-    fn keys_that_differ_only_in_case_clash() {
-        let mut state = DirState::default();
-        state.add_key("Notes/Todo.txt");
-        assert!(state.clash("Notes/Todo.txt").is_none());
-        assert!(state.clash("Notes/other.txt").is_none());
-        assert_eq!(
-            state.clash("notes/x.txt"),
-            Some(("notes".into(), "Notes".into()))
-        );
-        assert_eq!(
-            state.clash("Notes/TODO.TXT"),
-            Some(("Notes/TODO.TXT".into(), "Notes/Todo.txt".into()))
-        );
-        assert!(state.clash("Ärger").is_none());
-        state.add_key("Ärger");
-        assert!(state.clash("ärger").is_some());
-    }
 }

@@ -47,6 +47,7 @@ mod errors;
 mod exchange;
 mod frame;
 mod pace;
+mod portable;
 mod stats;
 mod store;
 mod text;
@@ -63,7 +64,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
 
 pub use access::{Access, NotAllowed, Permission};
-pub use dir::DirStore;
+pub use dir::{DirCounters, DirStore};
 pub use errors::Busy;
 pub use iroh::endpoint::Connection;
 pub use iroh::{Endpoint, EndpointAddr, EndpointId, SecretKey};

@@ -91,9 +91,11 @@ pub enum PutOutcome {
 
 /// Document bytes for the transport: the application implements it over its own storage.
 ///
-/// The transport calls it from async tasks: each call should be quick (a file read or write is
-/// fine). A store is shared by every session of a [`serve`](super::serve), so it synchronizes
-/// itself.
+/// The transport calls it from async tasks, each call (and each read or write of an
+/// [`Outgoing`] or [`Receiving`]) through `tokio::task::block_in_place` on a multi-threaded
+/// runtime: the worker hands its other tasks on first, so a call may block on a disk without
+/// stalling other sessions (on a current-thread runtime it runs in place). A store is shared by
+/// every session of a [`serve`](super::serve), so it synchronizes itself.
 pub trait DocumentStore: Send + Sync {
     /// The document with this ID, or `None` when the store no longer holds that version.
     fn get(&self, id: &Id) -> Result<Option<Document>>;
