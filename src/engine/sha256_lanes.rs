@@ -37,7 +37,9 @@ const K: [u32; 64] = [
 
 /// Compresses one block per lane, each starting from `initial`, given the blocks' 16 words
 /// (big-endian, as FIPS 180-4 reads them) lane by lane: `words[t][lane]`. Returns each lane's
-/// state.
+/// state. Never inlined: a profile then counts its calls (benches/callgrind_profile.py), and one
+/// call per sixteen fingerprints costs nothing measurable.
+#[inline(never)]
 pub(crate) fn compress(initial: &[u32; 8], words: &[Words; 16]) -> [[u32; 8]; LANES] {
     // The message schedule, as a rolling window of its last 16 words.
     let mut schedule = *words;
