@@ -32,6 +32,19 @@ impl IdList {
         }
     }
 
+    /// Makes room for `additional` more IDs, or says the allocator refused (nothing changed).
+    pub(crate) fn try_reserve(
+        &mut self,
+        additional: usize,
+    ) -> Result<(), alloc::collections::TryReserveError> {
+        self.ids.try_reserve(additional)?;
+        #[cfg(feature = "std")]
+        self.seen.try_reserve(additional)?;
+        #[cfg(not(feature = "std"))]
+        self.sorted.try_reserve(additional)?;
+        Ok(())
+    }
+
     pub(crate) fn ids(&self) -> &[Id] {
         &self.ids
     }

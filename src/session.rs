@@ -20,6 +20,10 @@ use crate::wire::{self, PROTOCOL_VERSION};
 /// with a message over the limit or a wrong result.
 pub const MIN_FRAME_SIZE_LIMIT: u64 = crate::engine::MIN_FRAME_SIZE_LIMIT;
 
+/// What a message may pass its frame limit by while it is written, before a piece that does not
+/// fit is taken back (one range: the longest bound, its mode and a fingerprint).
+const MESSAGE_SLACK: usize = 64;
+
 /// Which side of the exchange a session is on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Role {
@@ -80,6 +84,8 @@ pub struct Session {
     role: Role,
     state: State,
     limits: Limits,
+    /// The frame size limit in bytes (0: none), which sizes the buffers the session keeps.
+    frame_size_limit: usize,
     have: IdList,
     need: IdList,
     /// What the engine found in the current message, before it is checked and kept.
@@ -167,6 +173,7 @@ impl Session {
             role: Role::Undecided,
             state: State::Running,
             limits,
+            frame_size_limit: usize::try_from(frame_size_limit).unwrap_or(usize::MAX),
             have: IdList::default(),
             need: IdList::default(),
             round_have: Vec::new(),
@@ -191,7 +198,10 @@ impl Session {
                 "initiate may be called once, before any reconcile",
             ));
         }
-        if let Err(error) = self.engine.initiate(&self.snapshot) {
+        let started = self
+            .reserve(Role::Initiator)
+            .and_then(|()| self.engine.initiate(&self.snapshot));
+        if let Err(error) = started {
             self.state = State::Failed(error.clone());
             return Err(error);
         }
@@ -265,7 +275,11 @@ impl Session {
                 self.bytes_out += 1;
                 return Ok(Reply::Version);
             }
-            Role::Undecided | Role::Responder => self.responder_step(message)?,
+            Role::Undecided => {
+                self.reserve(Role::Responder)?;
+                self.responder_step(message)?
+            }
+            Role::Responder => self.responder_step(message)?,
         };
         if complete {
             self.state = State::Complete;
@@ -291,6 +305,13 @@ impl Session {
         if (held + new_ids).saturating_mul(ID_SIZE) > self.limits.max_id_bytes {
             return Err(Error::LimitExceeded(Limit::IdBytes));
         }
+        // Room first, so that running out of memory fails the session with an error instead of
+        // aborting (firmware); amortized growth, so rarely an allocation.
+        self.have.try_reserve(self.round_have.len())?;
+        self.need.try_reserve(self.round_need.len())?;
+        let longest = self.round_have.len().max(self.round_need.len());
+        self.round_order
+            .try_reserve(longest.saturating_sub(self.round_order.len()))?;
         // Sorting each round keeps a given exchange's lists the same from run to run and from
         // one engine to another (logs, tests and transcripts can be compared).
         for (round, kept) in [
@@ -305,6 +326,33 @@ impl Session {
             1 => (Reply::Nothing, true),
             _ => (Reply::Engine, false),
         })
+    }
+
+    /// Sizes the buffers this side keeps from the frame limit, once, when its role is decided
+    /// (with `try_reserve`: a refusal is [`Error::OutOfMemory`], not an abort). A message
+    /// buffer of the limit and the ID-matching scratch for one frame's IDs; for an initiator also
+    /// the kept have/need lists for half a frame of IDs each and the per-round lists for a
+    /// quarter, which grow (rarely)
+    /// if a sync finds more. Afterwards a round allocates only when one of these must grow.
+    /// With no limit nothing bounds a message, and buffers grow as they fill.
+    fn reserve(&mut self, role: Role) -> Result<(), Error> {
+        if self.frame_size_limit == 0 {
+            return Ok(());
+        }
+        let message = self.frame_size_limit.saturating_add(MESSAGE_SLACK);
+        let ids = self.frame_size_limit / ID_SIZE;
+        if role == Role::Responder {
+            self.engine.try_reserve(message, 0)?;
+            return Ok(());
+        }
+        self.engine.try_reserve(message, ids)?;
+        for list in [&mut self.round_have, &mut self.round_need] {
+            list.try_reserve_exact(ids / 4)?;
+        }
+        self.round_order.try_reserve_exact(ids / 4)?;
+        self.have.try_reserve(ids / 2)?;
+        self.need.try_reserve(ids / 2)?;
+        Ok(())
     }
 
     fn responder_step(&mut self, message: &[u8]) -> Result<(Reply, bool), Error> {

@@ -1,7 +1,7 @@
 //! An immutable, sorted, de-duplicated view of a set, shared by reference count, with the running
 //! index that makes ranges cheap to find and fingerprint.
 
-use alloc::sync::Arc;
+use crate::lock::Arc;
 use alloc::vec::Vec;
 
 use crate::engine::range_index::RangeIndex;

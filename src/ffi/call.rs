@@ -14,8 +14,10 @@ use crate::Error;
 
 #[derive(Default)]
 pub(crate) struct CallRecord {
-    /// Detail of the last failed mutating call, NUL-terminated; empty after one that succeeded.
-    last_error: CString,
+    /// Detail of the last failed mutating call, NUL-terminated; none after one that succeeded.
+    /// (None rather than an empty `CString`, which is an allocation: a call that succeeds
+    /// allocates nothing here, which the firmware's allocation budget counts on.)
+    last_error: Option<CString>,
     /// Set when a panic was caught inside a call: the handle's state is not trusted again.
     poisoned: bool,
 }
@@ -30,26 +32,26 @@ impl CallRecord {
         body: impl FnOnce(T) -> Result<(), Error>,
     ) -> negsync_result {
         if self.poisoned {
-            self.last_error = c"poisoned by an earlier panic".to_owned();
+            self.last_error = Some(c"poisoned by an earlier panic".to_owned());
             return NEGSYNC_WRONG_STATE;
         }
-        self.last_error = CString::default();
+        self.last_error = None;
         let checked = match precondition {
             Ok(checked) => checked,
             Err(code) => {
-                self.last_error = describe(code).to_owned();
+                self.last_error = Some(describe(code).to_owned());
                 return code;
             }
         };
         match catch(|| body(checked)) {
             Ok(Ok(())) => NEGSYNC_OK,
             Ok(Err(error)) => {
-                self.last_error = CString::new(error.to_string()).unwrap_or_default();
+                self.last_error = CString::new(error.to_string()).ok();
                 code_of(&error)
             }
             Err(()) => {
                 self.poisoned = true;
-                self.last_error = c"a panic was caught; the handle is poisoned".to_owned();
+                self.last_error = Some(c"a panic was caught; the handle is poisoned".to_owned());
                 NEGSYNC_PANIC
             }
         }
@@ -60,7 +62,10 @@ impl CallRecord {
     }
 
     pub(crate) fn last_error(&self) -> *const c_char {
-        self.last_error.as_ptr()
+        match &self.last_error {
+            Some(text) => text.as_ptr(),
+            None => c"".as_ptr(),
+        }
     }
 }
 

@@ -161,6 +161,32 @@ unsafe impl GlobalAlloc for CAllocator {
 #[global_allocator]
 static ALLOCATOR: CAllocator = CAllocator;
 
+// Targets without compare-and-swap (thumbv6m, riscv32imc): portable-atomic performs the
+// reference counts' and the set lock's read-modify-write operations inside a critical section,
+// which the firmware provides as two C functions (each critical section lasts one such operation).
+#[cfg(not(target_has_atomic = "ptr"))]
+mod critical {
+    unsafe extern "C" {
+        /// Provided by the firmware: masks interrupts (and on a multi-core chip takes a hardware
+        /// lock) and returns what `negsync_critical_section_exit` needs to restore the state.
+        fn negsync_critical_section_enter() -> u32;
+        fn negsync_critical_section_exit(state: u32);
+    }
+
+    struct CCriticalSection;
+    critical_section::set_impl!(CCriticalSection);
+
+    unsafe impl critical_section::Impl for CCriticalSection {
+        unsafe fn acquire() -> critical_section::RawRestoreState {
+            unsafe { negsync_critical_section_enter() }
+        }
+
+        unsafe fn release(state: critical_section::RawRestoreState) {
+            unsafe { negsync_critical_section_exit(state) }
+        }
+    }
+}
+
 /// A fixed buffer for the panic message: no allocation while panicking.
 struct MessageBuffer {
     bytes: [u8; 160],
