@@ -89,6 +89,8 @@ struct heap_counter {
     size_t current; /* usable bytes of the blocks negsync holds now */
     size_t peak;    /* the most it held at once (a moving realloc holds both blocks) */
     unsigned long mallocs, reallocs, frees, refused;
+    bool refuse_large; /* when set, every request of refuse_from bytes or more is refused */
+    size_t refuse_from;
 };
 static struct heap_counter heap;
 
@@ -103,7 +105,7 @@ static void heap_add(size_t bytes)
 
 static void *count_malloc(size_t size)
 {
-    void *block = malloc(size);
+    void *block = heap.refuse_large && size >= heap.refuse_from ? NULL : malloc(size);
     if (block == NULL) {
         ++heap.refused;
         return NULL;
@@ -119,7 +121,7 @@ static void *count_realloc(void *block, size_t size)
         return count_malloc(size);
     }
     size_t before = malloc_usable_size(block);
-    void *moved = realloc(block, size);
+    void *moved = heap.refuse_large && size >= heap.refuse_from ? NULL : realloc(block, size);
     if (moved == NULL) {
         ++heap.refused;
         return NULL;
@@ -392,6 +394,31 @@ static bool check_api(void)
     size_t count;
     CHECK(negsync_session_have_ids(session, &ids, &count) == NEGSYNC_WRONG_STATE);
     negsync_session_free(session);
+
+#ifndef NEGSYNC_HOST
+    /* Out of memory where negsync can tell: a session sizes its buffers from the frame limit
+     * when its role is decided, and a refused buffer is NEGSYNC_NO_MEMORY (the session fails),
+     * not a trip to the panic hook. Refuse every block as large as the message buffer. */
+    heap.refuse_from = 1024;
+    heap.refuse_large = true;
+    for (int role = 0; role < 2; ++role) {
+        TRY(negsync_session_new(set, 1024, &session));
+        negsync_result r;
+        if (role == 0) {
+            r = negsync_session_initiate(session, &reply, &reply_len);
+        } else {
+            static const uint8_t empty_message[] = {0x61};
+            r = negsync_session_reconcile(session, empty_message, sizeof empty_message, &reply,
+                                          &reply_len, &complete);
+        }
+        CHECK(r == NEGSYNC_NO_MEMORY);
+        CHECK(strstr(negsync_session_last_error(session), "out of memory") != NULL);
+        CHECK(negsync_session_initiate(session, &reply, &reply_len) == NEGSYNC_WRONG_STATE);
+        negsync_session_free(session);
+    }
+    heap.refuse_large = false;
+    printf("out of memory in a session came back as %s\n", negsync_result_str(NEGSYNC_NO_MEMORY));
+#endif
     negsync_set_free(set);
     CHECK(heap.current == baseline);
     return true;
