@@ -505,6 +505,9 @@ static int run_small(void)
     reconcile_case(0, 0, 30, 0, &o);
     reconcile_case(100, 0, 0, 200, &o);
 #ifndef NEGSYNC_HOST
+    if (board_rust_text() != 0) {
+        figure("rust_text_bytes", board_rust_text(), "(.text linked from libnegsync.a)");
+    }
     case_figures("80_limit_200", &lora);
     budget("allocations_80_limit_200", lora.session_mallocs + lora.session_reallocs,
            BUDGET_ALLOCATIONS(lora.rounds), "(malloc + realloc; 2 x round trips + 16)");
