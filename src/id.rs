@@ -110,7 +110,50 @@ impl Item {
 pub(crate) fn order_by_id(order: &mut Vec<usize>, count: usize, id_at: &dyn Fn(usize) -> Id) {
     order.clear();
     order.extend(0..count);
+    #[cfg(feature = "std")]
     order.sort_unstable_by_key(|&position| id_at(position));
+    #[cfg(not(feature = "std"))]
+    heap_sort(order, |&a, &b| id_at(a) < id_at(b));
+}
+
+/// Sorts items into protocol order (by timestamp, then ID). With std the standard unstable sort;
+/// without (firmware) a heap sort: no scratch at all, where the standard sort's small-sort
+/// scratch for 40-byte items takes 2 KB of stack, and a fraction of its code (measured on
+/// Cortex-M3: the two standard sorts were 4.4 KB of `.text`). Firmware sorts a few hundred
+/// items at a time, where O(n log n) without the standard sort's tricks costs little.
+pub(crate) fn sort_items(items: &mut [Item]) {
+    #[cfg(feature = "std")]
+    items.sort_unstable();
+    #[cfg(not(feature = "std"))]
+    heap_sort(items, |a, b| a < b);
+}
+
+/// An in-place heap sort by `less`: no allocation, no recursion, constant stack.
+#[cfg(not(feature = "std"))]
+fn heap_sort<T>(v: &mut [T], less: impl Fn(&T, &T) -> bool) {
+    let sift_down = |v: &mut [T], mut node: usize| {
+        loop {
+            let mut child = 2 * node + 1;
+            if child >= v.len() {
+                break;
+            }
+            if child + 1 < v.len() && less(&v[child], &v[child + 1]) {
+                child += 1;
+            }
+            if !less(&v[node], &v[child]) {
+                break;
+            }
+            v.swap(node, child);
+            node = child;
+        }
+    };
+    for node in (0..v.len() / 2).rev() {
+        sift_down(v, node);
+    }
+    for end in (1..v.len()).rev() {
+        v.swap(0, end);
+        sift_down(&mut v[..end], 0);
+    }
 }
 
 /// The ID of a document known only by its key: `SHA-256(key)`.
@@ -129,4 +172,41 @@ pub fn id_for_version(key: &[u8], version: &[u8]) -> Id {
     hasher.update(key);
     hasher.update(version);
     Id(hasher.finalize().into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Whichever sort the build uses (a heap sort without std), the order is the protocol's.
+    #[test]
+    fn items_and_positions_sort_like_the_standard_sort() {
+        let mut state = 0x2545_f491_u32;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 17;
+            state ^= state << 5;
+            state
+        };
+        for len in [0usize, 1, 2, 3, 7, 16, 33, 100, 257] {
+            let items: Vec<Item> = (0..len)
+                .map(|_| Item {
+                    timestamp: u64::from(next() % 5),
+                    id: Id([(next() % 4) as u8; 32]),
+                })
+                .collect();
+            let mut sorted = items.clone();
+            sort_items(&mut sorted);
+            let mut expected = items.clone();
+            expected.sort();
+            assert_eq!(sorted, expected, "{len} items");
+
+            let mut order = Vec::new();
+            order_by_id(&mut order, len, &|i| items[i].id);
+            let ids: Vec<Id> = order.iter().map(|&i| items[i].id).collect();
+            let mut expected_ids: Vec<Id> = items.iter().map(|item| item.id).collect();
+            expected_ids.sort();
+            assert_eq!(ids, expected_ids, "{len} positions");
+        }
+    }
 }

@@ -25,7 +25,7 @@ struct Sealed {
 impl Snapshot {
     /// Seals `items` (any order, duplicates allowed) into a snapshot.
     pub fn from_items(mut items: Vec<Item>) -> Self {
-        items.sort_unstable();
+        crate::id::sort_items(&mut items);
         items.dedup();
         Self::from_sorted_unique(items)
     }

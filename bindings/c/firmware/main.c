@@ -16,7 +16,7 @@
  * Command line (on the boards: the semihosting arguments):
  *   main           the full check: API error paths, 500 items a side at frame limits 0, 1024 and
  *                  4096, edge cases, a larger set; prints the figures and checks the budgets.
- *   main small     the check for a 16 KB board: API error paths, 80 items a side at frame limit
+ *   main small     the check for a 16 KB board: API error paths, 100 items a side at frame limit
  *                  200, edge cases; prints the figures for that size.
  *   main size N L  one reconciliation of N items a side at frame limit L (default 4096), for the
  *                  search of the largest set that fits a board's RAM.
@@ -492,14 +492,14 @@ static int run_size(size_t n, uint64_t limit)
     return finish();
 }
 
-/* What a 16 KB board runs: the API's error paths, 80 items a side at a LoRa-sized limit, edges.
+/* What a 16 KB board runs: the API's error paths, 100 items a side at a LoRa-sized limit, edges.
  * (The largest size that fits is searched for separately: `main size N 200`.) */
 static int run_small(void)
 {
     printf("%s: negsync %s (small)\n", BOARD, negsync_version());
     check_api();
     struct outcome lora, o;
-    reconcile_case(72, 8, 8, 200, &lora);
+    reconcile_case(90, 10, 10, 200, &lora);
     reconcile_case(0, 0, 0, 200, &o);
     reconcile_case(0, 30, 0, 200, &o);
     reconcile_case(0, 0, 30, 0, &o);
@@ -508,8 +508,8 @@ static int run_small(void)
     if (board_rust_text() != 0) {
         figure("rust_text_bytes", board_rust_text(), "(.text linked from libnegsync.a)");
     }
-    case_figures("80_limit_200", &lora);
-    budget("allocations_80_limit_200", lora.session_mallocs + lora.session_reallocs,
+    case_figures("100_limit_200", &lora);
+    budget("allocations_100_limit_200", lora.session_mallocs + lora.session_reallocs,
            BUDGET_ALLOCATIONS(lora.rounds), "(malloc + realloc; 2 x round trips + 16)");
     figure("stack_peak_bytes", board_stack_peak(), "(deepest stack use since reset)");
     CHECK(board_stack_peak() < board_stack_size());
