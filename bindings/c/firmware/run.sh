@@ -246,6 +246,13 @@ for board in lm3s6965evb riscv32-virt; do
   say "$board: a panic inside negsync reached the panic hook: $(head -1 "$OUT/last.log")"
 done
 
+# Out of memory where negsync cannot return an error (filling a set): the hook, with the size.
+status=0
+run_board lm3s6965evb size 800 1024 || status=$?
+[ "$status" = 3 ] && grep -q '^PANIC (negsync panic hook): negsync panicked: memory allocation of [0-9]* bytes failed' \
+  "$OUT/last.log" || { cat "$OUT/last.log"; fail "lm3s6965evb: a set too large did not reach the panic hook (status $status)"; }
+say "lm3s6965evb: a set too large for the heap reached the panic hook: $(head -1 "$OUT/last.log")"
+
 # ---- 4. The largest set a side on lm3s6965evb (64 KB of RAM) and microbit (16 KB) ---------------
 
 fits() { # board, n, limit: 0 when n items a side reconcile, 1 when memory runs out; else fails
