@@ -113,47 +113,7 @@ pub(crate) fn order_by_id(order: &mut Vec<usize>, count: usize, id_at: &dyn Fn(u
     #[cfg(feature = "std")]
     order.sort_unstable_by_key(|&position| id_at(position));
     #[cfg(not(feature = "std"))]
-    heap_sort(order, |&a, &b| id_at(a) < id_at(b));
-}
-
-/// Sorts items into protocol order (by timestamp, then ID). With std the standard unstable sort;
-/// without (firmware) a heap sort: no scratch at all, where the standard sort's small-sort
-/// scratch for 40-byte items takes 2 KB of stack, and a fraction of its code (measured on
-/// Cortex-M3: the two standard sorts were 4.4 KB of `.text`). Firmware sorts a few hundred
-/// items at a time, where O(n log n) without the standard sort's tricks costs little.
-pub(crate) fn sort_items(items: &mut [Item]) {
-    #[cfg(feature = "std")]
-    items.sort_unstable();
-    #[cfg(not(feature = "std"))]
-    heap_sort(items, |a, b| a < b);
-}
-
-/// An in-place heap sort by `less`: no allocation, no recursion, constant stack.
-#[cfg(not(feature = "std"))]
-fn heap_sort<T>(v: &mut [T], less: impl Fn(&T, &T) -> bool) {
-    let sift_down = |v: &mut [T], mut node: usize| {
-        loop {
-            let mut child = 2 * node + 1;
-            if child >= v.len() {
-                break;
-            }
-            if child + 1 < v.len() && less(&v[child], &v[child + 1]) {
-                child += 1;
-            }
-            if !less(&v[node], &v[child]) {
-                break;
-            }
-            v.swap(node, child);
-            node = child;
-        }
-    };
-    for node in (0..v.len() / 2).rev() {
-        sift_down(v, node);
-    }
-    for end in (1..v.len()).rev() {
-        v.swap(0, end);
-        sift_down(&mut v[..end], 0);
-    }
+    heap_sort_slice(order, |&a, &b| id_at(a) < id_at(b));
 }
 
 /// The ID of a document known only by its key: `SHA-256(key)`.
@@ -172,6 +132,70 @@ pub fn id_for_version(key: &[u8], version: &[u8]) -> Id {
     hasher.update(key);
     hasher.update(version);
     Id(hasher.finalize().into())
+}
+
+/// Sorts items into protocol order (by timestamp, then ID). With std the standard unstable sort;
+/// without (firmware) a heap sort: no scratch at all, where the standard sort's small-sort
+/// scratch for 40-byte items takes 2 KB of stack, and a fraction of its code (measured on
+/// Cortex-M3: the two standard sorts were 4.4 KB of `.text`). Firmware sorts a few hundred
+/// items at a time, where O(n log n) without the standard sort's tricks costs little.
+pub(crate) fn sort_items(items: &mut [Item]) {
+    #[cfg(feature = "std")]
+    items.sort_unstable();
+    #[cfg(not(feature = "std"))]
+    heap_sort_slice(items, |a, b| a < b);
+}
+
+/// Sorts IDs by their bytes: the standard unstable sort with std, the heap sort without (its
+/// small-sort scratch for 32-byte IDs would be 1.6 KB of stack).
+pub(crate) fn sort_ids(ids: &mut [Id]) {
+    #[cfg(feature = "std")]
+    ids.sort_unstable();
+    #[cfg(not(feature = "std"))]
+    heap_sort_slice(ids, |a, b| a < b);
+}
+
+/// An in-place heap sort of `len` elements through one callback: `at(i, j, false)` says whether
+/// element `i` sorts before element `j`, `at(i, j, true)` swaps them. No allocation, no
+/// recursion, constant stack, and one copy of the code for every element type.
+#[cfg(not(feature = "std"))]
+fn heap_sort(len: usize, at: &mut dyn FnMut(usize, usize, bool) -> bool) {
+    let sift_down = |at: &mut dyn FnMut(usize, usize, bool) -> bool, mut node, end| {
+        loop {
+            let mut child = 2 * node + 1;
+            if child >= end {
+                break;
+            }
+            if child + 1 < end && at(child, child + 1, false) {
+                child += 1;
+            }
+            if !at(node, child, false) {
+                break;
+            }
+            at(node, child, true);
+            node = child;
+        }
+    };
+    for node in (0..len / 2).rev() {
+        sift_down(at, node, len);
+    }
+    for end in (1..len).rev() {
+        at(0, end, true);
+        sift_down(at, 0, end);
+    }
+}
+
+/// `heap_sort` over a slice, by `less`.
+#[cfg(not(feature = "std"))]
+fn heap_sort_slice<T>(v: &mut [T], less: impl Fn(&T, &T) -> bool) {
+    heap_sort(v.len(), &mut |i, j, swap| {
+        if swap {
+            v.swap(i, j);
+            false
+        } else {
+            less(&v[i], &v[j])
+        }
+    });
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@ use alloc::vec::Vec;
 
 use crate::engine::{Engine, Side};
 use crate::error::{Error, Limit};
-use crate::id::{ID_SIZE, Id, order_by_id};
+use crate::id::{ID_SIZE, Id};
 use crate::id_list::IdList;
 use crate::limits::Limits;
 use crate::snapshot::Snapshot;
@@ -21,8 +21,12 @@ use crate::wire::{self, PROTOCOL_VERSION};
 pub const MIN_FRAME_SIZE_LIMIT: u64 = crate::engine::MIN_FRAME_SIZE_LIMIT;
 
 /// What a message may pass its frame limit by while it is written, before a piece that does not
-/// fit is taken back (one range: the longest bound, its mode and a fingerprint).
-const MESSAGE_SLACK: usize = 64;
+/// fit is taken back. Under 4,096 bytes (radio framing) at most one range passes the room left
+/// for the closing range (19 bytes): a bound of at most 44 bytes, its mode and a 16-byte
+/// fingerprint, or an ID list's header; so a message never passes its limit by more than 42
+/// bytes while it is written. (From 4,096 bytes on, a split of up to 16 ranges may be written
+/// and taken back: the buffer then grows once.)
+const MESSAGE_SLACK: usize = 48;
 
 /// Which side of the exchange a session is on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -88,11 +92,6 @@ pub struct Session {
     frame_size_limit: usize,
     have: IdList,
     need: IdList,
-    /// What the engine found in the current message, before it is checked and kept.
-    round_have: Vec<Id>,
-    round_need: Vec<Id>,
-    /// Scratch: the positions of one of those lists in ID order.
-    round_order: Vec<usize>,
     rounds: u64,
     bytes_in: u64,
     bytes_out: u64,
@@ -176,9 +175,6 @@ impl Session {
             frame_size_limit: usize::try_from(frame_size_limit).unwrap_or(usize::MAX),
             have: IdList::default(),
             need: IdList::default(),
-            round_have: Vec::new(),
-            round_need: Vec::new(),
-            round_order: Vec::new(),
             rounds: 0,
             bytes_in: 0,
             bytes_out: 0,
@@ -291,36 +287,37 @@ impl Session {
     }
 
     fn initiator_step(&mut self, message: &[u8]) -> Result<(Reply, bool), Error> {
-        self.round_have.clear();
-        self.round_need.clear();
-        self.engine.reconcile(
+        // The engine appends what it finds to the kept lists (no copy through per-round lists),
+        // which then keep each new ID once. Room first, with `try_reserve` (running out of
+        // memory is then an error, not an abort): an eighth of a frame's IDs, what a round
+        // usually finds; a round that finds more grows a list inside the engine, by doubling.
+        let headroom = (self.frame_size_limit / ID_SIZE / 8).max(1);
+        self.have.try_reserve(headroom)?;
+        self.need.try_reserve(headroom)?;
+        let (have_start, need_start) = (self.have.len(), self.need.len());
+        let found = self.engine.reconcile(
             &self.snapshot,
             message,
             Side::Initiator,
-            &mut self.round_have,
-            &mut self.round_need,
-        )?;
-        let new_ids = self.round_have.len() + self.round_need.len();
-        let held = self.have.len() + self.need.len();
-        if (held + new_ids).saturating_mul(ID_SIZE) > self.limits.max_id_bytes {
-            return Err(Error::LimitExceeded(Limit::IdBytes));
+            self.have.raw(),
+            self.need.raw(),
+        );
+        let held = have_start + need_start;
+        let new_ids = self.have.len() - have_start + self.need.len() - need_start;
+        let checked = found.and_then(|_| {
+            match (held + new_ids).saturating_mul(ID_SIZE) > self.limits.max_id_bytes {
+                true => Err(Error::LimitExceeded(Limit::IdBytes)),
+                false => Ok(()),
+            }
+        });
+        if let Err(error) = checked {
+            self.have.truncate(have_start);
+            self.need.truncate(need_start);
+            return Err(error);
         }
-        // Room first, so that running out of memory fails the session with an error instead of
-        // aborting (firmware); amortized growth, so rarely an allocation.
-        self.have.try_reserve(self.round_have.len())?;
-        self.need.try_reserve(self.round_need.len())?;
-        let longest = self.round_have.len().max(self.round_need.len());
-        self.round_order
-            .try_reserve(longest.saturating_sub(self.round_order.len()))?;
-        // Sorting each round keeps a given exchange's lists the same from run to run and from
-        // one engine to another (logs, tests and transcripts can be compared).
-        for (round, kept) in [
-            (&self.round_have, &mut self.have),
-            (&self.round_need, &mut self.need),
-        ] {
-            order_by_id(&mut self.round_order, round.len(), &|i| round[i]);
-            self.round_order.iter().for_each(|&i| kept.add(round[i]));
-        }
+        // Sorted within each round: a given exchange's lists are the same from run to run.
+        self.have.absorb(have_start);
+        self.need.absorb(need_start);
         // A message with no ranges is never sent: the initiator is done.
         Ok(match self.engine.message().len() {
             1 => (Reply::Nothing, true),
@@ -331,9 +328,7 @@ impl Session {
     /// Sizes the buffers this side keeps from the frame limit, once, when its role is decided
     /// (with `try_reserve`: a refusal is [`Error::OutOfMemory`], not an abort). A message
     /// buffer of the limit and the ID-matching scratch for one frame's IDs; for an initiator also
-    /// the kept have/need lists for half a frame of IDs each and the per-round lists for a
-    /// quarter, which grow (rarely)
-    /// if a sync finds more. Afterwards a round allocates only when one of these must grow.
+    /// the have/need lists for half a frame of IDs each, which grow if a sync finds more. Afterwards a round allocates only when one of these must grow.
     /// With no limit nothing bounds a message, and buffers grow as they fill.
     fn reserve(&mut self, role: Role) -> Result<(), Error> {
         if self.frame_size_limit == 0 {
@@ -346,10 +341,6 @@ impl Session {
             return Ok(());
         }
         self.engine.try_reserve(message, ids)?;
-        for list in [&mut self.round_have, &mut self.round_need] {
-            list.try_reserve_exact(ids / 4)?;
-        }
-        self.round_order.try_reserve_exact(ids / 4)?;
         self.have.try_reserve(ids / 2)?;
         self.need.try_reserve(ids / 2)?;
         Ok(())
@@ -361,8 +352,8 @@ impl Session {
             &self.snapshot,
             message,
             Side::Responder,
-            &mut self.round_have,
-            &mut self.round_need,
+            self.have.raw(),
+            self.need.raw(),
         )?;
         self.role = Role::Responder;
         // No fingerprint range left means the initiator has nothing to ask: this is the last
