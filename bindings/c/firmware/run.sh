@@ -18,7 +18,8 @@
 #    panic must reach the firmware's panic hook.
 # 4. Searches the largest set a side that reconciles, both peers in one image, on lm3s6965evb
 #    (64 KB of RAM) at frame limit 1024 and on microbit (16 KB) at frame limit 200, one boot per
-#    size, and fails below the budget. Out of memory shows as negsync's panic hook (exit 3).
+#    size, and fails below microbit's budget (lm3s6965evb's, not met yet, is only reported).
+#    Out of memory shows as NEGSYNC_NO_MEMORY (exit 1) or negsync's panic hook (exit 3).
 # Any build or run failure once the tools are there fails the script. docs/firmware.md explains.
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
@@ -172,7 +173,8 @@ link_image() { # board, rust target, compiler flags...
 }
 link_image mps2-an385 thumbv7m-none-eabi "${M3[@]}"
 link_image mps2-an386 thumbv7em-none-eabihf "${M4F[@]}"
-link_image lm3s6965evb thumbv7m-none-eabi "${M3[@]}" -DPANIC_TEST
+# 64 KB: the checker's seen-map sized for the 10% differences of the sizes searched here.
+link_image lm3s6965evb thumbv7m-none-eabi "${M3[@]}" -DPANIC_TEST -DMAX_DIFF=1024
 # 16 KB of RAM: smaller insert batches (their arrays live on the stack) and a smaller seen-map.
 link_image microbit thumbv6m-none-eabi "${M0[@]}" -DBATCH=8 -DMAX_DIFF=1024
 # RISC-V: picolibc's crt0, stdio and exit over semihosting; its linker script, with the memory
@@ -318,8 +320,12 @@ say "largest set a side on lm3s6965evb at frame limit $LM3S_LIMIT: $lm3s_largest
   "(budget >= $LM3S_GOAL: $(verdict "$lm3s_largest" "$LM3S_GOAL"))"
 say "largest set a side on microbit at frame limit $MICROBIT_LIMIT: $microbit_largest" \
   "(budget >= $MICROBIT_GOAL: $(verdict "$microbit_largest" "$MICROBIT_GOAL"))"
-[ "$lm3s_largest" -ge "$LM3S_GOAL" ] && [ "$microbit_largest" -ge "$MICROBIT_GOAL" ] ||
-  say "(items a side below budget: reported, not yet a failure)"
-missed=$(grep -c 'NOT MET' "$OUT/figures.txt" || true)
-say "passed: mps2-an385, mps2-an386, riscv32 virt and microbit reconcile correctly;" \
-  "$missed budget(s) not met (reported, not yet failures); figures in $OUT/figures.txt"
+[ "$microbit_largest" -ge "$MICROBIT_GOAL" ] ||
+  fail "microbit holds $microbit_largest items a side at limit $MICROBIT_LIMIT, budget $MICROBIT_GOAL"
+# lm3s6965evb's budget is not met (docs/firmware.md, "Where the memory goes"): reported, not a
+# failure, until it is.
+[ "$lm3s_largest" -ge "$LM3S_GOAL" ] ||
+  say "(lm3s6965evb below its budget: reported, not a failure; docs/firmware.md says why)"
+say "passed: mps2-an385, mps2-an386, riscv32 virt and microbit reconcile correctly within" \
+  "their budgets; $(grep -c 'NOT MET' "$OUT/figures.txt" || true) budget not met" \
+  "(lm3s6965evb's items a side); figures in $OUT/figures.txt"
