@@ -28,6 +28,11 @@ pub const MIN_FRAME_SIZE_LIMIT: u64 = crate::engine::MIN_FRAME_SIZE_LIMIT;
 /// and taken back: the buffer then grows once.)
 const MESSAGE_SLACK: usize = 48;
 
+/// Buffers are sized up front only for frame limits up to this (radio links and the 4,096 bytes
+/// of other V1 implementations, with room to spare); a session with a larger limit, or none,
+/// grows its buffers as messages fill them.
+const MOST_RESERVED_FRAME: usize = 16 * 1024;
+
 /// Which side of the exchange a session is on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Role {
@@ -291,7 +296,7 @@ impl Session {
         // which then keep each new ID once. Room first, with `try_reserve` (running out of
         // memory is then an error, not an abort): an eighth of a frame's IDs, what a round
         // usually finds; a round that finds more grows a list inside the engine, by doubling.
-        let headroom = (self.frame_size_limit / ID_SIZE / 8).max(1);
+        let headroom = (self.frame_size_limit.min(MOST_RESERVED_FRAME) / ID_SIZE / 8).max(1);
         self.have.try_reserve(headroom)?;
         self.need.try_reserve(headroom)?;
         let (have_start, need_start) = (self.have.len(), self.need.len());
@@ -329,9 +334,10 @@ impl Session {
     /// (with `try_reserve`: a refusal is [`Error::OutOfMemory`], not an abort). A message
     /// buffer of the limit and the ID-matching scratch for one frame's IDs; for an initiator also
     /// the have/need lists for half a frame of IDs each, which grow if a sync finds more. Afterwards a round allocates only when one of these must grow.
-    /// With no limit nothing bounds a message, and buffers grow as they fill.
+    /// With no limit nothing bounds a message, and buffers grow as they fill; so they do above
+    /// [`MOST_RESERVED_FRAME`], where reserving the limit would hold memory no message needs.
     fn reserve(&mut self, role: Role) -> Result<(), Error> {
-        if self.frame_size_limit == 0 {
+        if self.frame_size_limit == 0 || self.frame_size_limit > MOST_RESERVED_FRAME {
             return Ok(());
         }
         let message = self.frame_size_limit.saturating_add(MESSAGE_SLACK);
