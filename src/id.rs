@@ -22,7 +22,9 @@ pub struct Id(pub [u8; ID_SIZE]);
 impl Ord for Id {
     #[inline]
     fn cmp(&self, other: &Self) -> core::cmp::Ordering {
-        let head = |id: &Id| u64::from_be_bytes(id.0[..8].try_into().expect("8 bytes"));
+        let head = |id: &Id| {
+            u64::from_be_bytes(id.0[..8].try_into().unwrap_or_else(|_| panic!("8 bytes")))
+        };
         head(self)
             .cmp(&head(other))
             .then_with(|| self.0[8..].cmp(&other.0[8..]))

@@ -63,7 +63,7 @@ impl ItemSet {
             timestamp: timestamps[position],
             id: Id(ids[position * ID_SIZE..][..ID_SIZE]
                 .try_into()
-                .expect("32 bytes an item")),
+                .unwrap_or_else(|_| panic!("32 bytes an item"))),
         };
         // Ordered before the lock is taken: the copy below then lays the batch down sorted.
         let order = crate::sort::timestamp_order(timestamps);
