@@ -23,7 +23,8 @@
  *   refused, but one cut exactly between two ranges reads as a shorter valid message.
  * - Functions returning a negsync_result are NEGSYNC_NODISCARD: ignoring the result warns.
  * - The firmware library (feature c-runtime) has two more functions, negsync_set_allocator and
- *   negsync_set_panic_hook, declared only when NEGSYNC_FIRMWARE is defined before this header.
+ *   negsync_set_panic_hook, declared only when NEGSYNC_FIRMWARE is defined before this header;
+ *   on a CPU without compare-and-swap it also needs two from the firmware (end of this file).
  * - C++17: include/negsync.hpp wraps this header in RAII classes.
  */
 
@@ -50,6 +51,25 @@
 #define NEGSYNC_NODISCARD __attribute__((warn_unused_result))
 #else
 #define NEGSYNC_NODISCARD
+#endif
+#endif
+#if defined(NEGSYNC_FIRMWARE)
+#ifdef __cplusplus
+extern "C" {
+#endif
+/**
+ * Provided by the firmware, not by negsync: needed only on a CPU without compare-and-swap
+ * (thumbv6m-none-eabi: Cortex-M0/M0+; riscv32imc-unknown-none-elf), where negsync's set lock and
+ * reference counts make each read-modify-write of one word inside a critical section. Enter masks
+ * interrupts (on a multi-core chip, also takes a hardware lock) and returns the state to restore;
+ * exit restores it. Sections are a few instructions long and may nest.
+ * bindings/c/firmware/critical_section.c has both for Cortex-M0 and RISC-V machine mode.
+ */
+uint32_t negsync_critical_section_enter(void);
+/** Ends the critical section begun by the negsync_critical_section_enter that returned `state`. */
+void negsync_critical_section_exit(uint32_t state);
+#ifdef __cplusplus
+}
 #endif
 #endif
 
@@ -400,6 +420,14 @@ typedef struct negsync_session_stats {
  */
 #define NEGSYNC_INTERNAL 8
 
+/**
+ * The allocator refused memory for a buffer the session keeps (firmware: the heap given to
+ * negsync ran out). The session has failed; the set is unchanged. Firmware builds return this
+ * wherever negsync can tell; an allocation that fails elsewhere still ends in the panic hook
+ * (docs/firmware.md lists which).
+ */
+#define NEGSYNC_NO_MEMORY 9
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -628,6 +656,18 @@ negsync_result negsync_set_allocator(negsync_malloc_fn malloc_fn,
  */
 NEGSYNC_NODISCARD
 negsync_result negsync_set_panic_hook(negsync_panic_fn hook);
+#endif
+
+#if (!defined(NEGSYNC_FEATURE_STD) && defined(NEGSYNC_FIRMWARE))
+/**
+ * Provided by the firmware: masks interrupts (and on a multi-core chip takes a hardware
+ * lock) and returns what `negsync_critical_section_exit` needs to restore the state.
+ */
+extern uint32_t negsync_critical_section_enter(void);
+#endif
+
+#if (!defined(NEGSYNC_FEATURE_STD) && defined(NEGSYNC_FIRMWARE))
+extern void negsync_critical_section_exit(uint32_t state);
 #endif
 
 /**

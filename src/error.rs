@@ -35,6 +35,16 @@ pub enum Error {
     LimitExceeded(Limit),
     /// The engine failed where it cannot on valid input: a bug in negsync, reported not hidden.
     Internal(&'static str),
+    /// The allocator refused a buffer the session keeps (a firmware heap ran out). The session
+    /// has failed; the set is untouched. Only where negsync can tell: see docs/firmware.md for
+    /// the allocations that still end in an allocation-failure abort (the firmware panic hook).
+    OutOfMemory,
+}
+
+impl From<alloc::collections::TryReserveError> for Error {
+    fn from(_: alloc::collections::TryReserveError) -> Self {
+        Self::OutOfMemory
+    }
 }
 
 impl fmt::Display for Error {
@@ -61,6 +71,7 @@ impl fmt::Display for Error {
                 "limit exceeded: the frame size limit cannot hold one range of the answer"
             ),
             Self::Internal(what) => write!(f, "internal error (a bug in negsync): {what}"),
+            Self::OutOfMemory => write!(f, "out of memory: the allocator refused a buffer"),
         }
     }
 }

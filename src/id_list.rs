@@ -17,19 +17,81 @@ pub(crate) struct IdList {
 }
 
 impl IdList {
+    #[cfg(test)]
     pub(crate) fn add(&mut self, id: Id) {
+        let start = self.ids.len();
+        self.ids.push(id);
+        self.absorb(start);
+    }
+
+    /// The list's IDs, to append a round's findings to; [`absorb`](Self::absorb) then keeps
+    /// them or [`truncate`](Self::truncate) drops them.
+    pub(crate) fn raw(&mut self) -> &mut Vec<Id> {
+        &mut self.ids
+    }
+
+    /// Drops every ID from position `len` on (a round's findings, when the round failed).
+    pub(crate) fn truncate(&mut self, len: usize) {
+        self.ids.truncate(len);
+    }
+
+    /// Keeps the IDs appended since the list was `start` long: sorted by ID, each once, and
+    /// only those not already in the list. Sorting each round's findings keeps a given
+    /// exchange's lists the same from run to run (logs, tests and transcripts can be compared).
+    pub(crate) fn absorb(&mut self, start: usize) {
+        crate::id::sort_ids(&mut self.ids[start..]);
+        let mut kept = start;
+        for read in start..self.ids.len() {
+            let id = self.ids[read];
+            let repeat = kept > start && self.ids[kept - 1] == id;
+            if repeat || self.held(&id) {
+                continue;
+            }
+            self.ids[kept] = id;
+            kept += 1;
+        }
+        self.ids.truncate(kept);
+        for position in start..kept {
+            #[cfg(feature = "std")]
+            self.seen.insert(self.ids[position]);
+            #[cfg(not(feature = "std"))]
+            {
+                let id = self.ids[position];
+                let at = self.sorted.partition_point(|&i| self.ids[i as usize] < id);
+                self.sorted.insert(at, position as u32);
+            }
+        }
+    }
+
+    /// True when `id` is among the IDs already kept (those absorbed before).
+    fn held(&self, id: &Id) -> bool {
         #[cfg(feature = "std")]
-        if self.seen.insert(id) {
-            self.ids.push(id);
-        }
+        return self.seen.contains(id);
         #[cfg(not(feature = "std"))]
-        if let Err(at) = self
-            .sorted
-            .binary_search_by(|&i| self.ids[i as usize].cmp(&id))
-        {
-            self.sorted.insert(at, self.ids.len() as u32);
-            self.ids.push(id);
+        self.sorted
+            .binary_search_by(|&i| self.ids[i as usize].cmp(id))
+            .is_ok()
+    }
+
+    /// Makes room for `additional` more IDs, or says the allocator refused (nothing changed).
+    /// Grows by at least half the capacity: fewer moves than growing exactly, less spare room
+    /// than doubling (a firmware heap counts both).
+    pub(crate) fn try_reserve(
+        &mut self,
+        additional: usize,
+    ) -> Result<(), alloc::collections::TryReserveError> {
+        let needed = self.ids.len().saturating_add(additional);
+        let capacity = self.ids.capacity();
+        if needed <= capacity {
+            return Ok(());
         }
+        let target = needed.max(capacity + capacity / 2);
+        self.ids.try_reserve_exact(target - self.ids.len())?;
+        #[cfg(feature = "std")]
+        self.seen.try_reserve(target - self.seen.len())?;
+        #[cfg(not(feature = "std"))]
+        self.sorted.try_reserve_exact(target - self.sorted.len())?;
+        Ok(())
     }
 
     pub(crate) fn ids(&self) -> &[Id] {

@@ -57,6 +57,10 @@ pub mod net;
 pub use error::{Error, Limit};
 pub use id::{ID_SIZE, Id, Item, id_for_key, id_for_version};
 pub use limits::Limits;
+/// The reference count [`SyncManager::new`] takes its set in: `alloc::sync::Arc` on every target
+/// with compare-and-swap, `portable_atomic_util::Arc` on those without (Cortex-M0/M0+, RISC-V
+/// `imc`; the application provides a `critical-section` implementation there).
+pub use lock::Arc;
 pub use manager::{
     Direction, Handled, ManagerConfig, ManagerStats, PEER_ID_SIZE, PeerId, SyncManager,
 };

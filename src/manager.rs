@@ -1,8 +1,8 @@
 //! Sessions with many peers at once: at most one outbound and one inbound session per peer, a
 //! bound on how many live at a time, expiry by the caller's clock, and counters.
 
+use crate::lock::Arc;
 use alloc::collections::BTreeMap;
-use alloc::sync::Arc;
 use alloc::vec::Vec;
 
 use crate::error::Error;

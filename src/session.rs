@@ -4,7 +4,7 @@ use alloc::vec::Vec;
 
 use crate::engine::{Engine, Side};
 use crate::error::{Error, Limit};
-use crate::id::{ID_SIZE, Id, order_by_id};
+use crate::id::{ID_SIZE, Id};
 use crate::id_list::IdList;
 use crate::limits::Limits;
 use crate::snapshot::Snapshot;
@@ -19,6 +19,19 @@ use crate::wire::{self, PROTOCOL_VERSION};
 /// one timestamp, timestamps far apart) can fail with [`Limit::FrameSize`] below 141 bytes, never
 /// with a message over the limit or a wrong result.
 pub const MIN_FRAME_SIZE_LIMIT: u64 = crate::engine::MIN_FRAME_SIZE_LIMIT;
+
+/// What a message may pass its frame limit by while it is written, before a piece that does not
+/// fit is taken back. Under 4,096 bytes (radio framing) at most one range passes the room left
+/// for the closing range (19 bytes): a bound of at most 44 bytes, its mode and a 16-byte
+/// fingerprint, or an ID list's header; so a message never passes its limit by more than 42
+/// bytes while it is written. (From 4,096 bytes on, a split of up to 16 ranges may be written
+/// and taken back: the buffer then grows once.)
+const MESSAGE_SLACK: usize = 48;
+
+/// Buffers are sized up front only for frame limits up to this (radio links and the 4,096 bytes
+/// of other V1 implementations, with room to spare); a session with a larger limit, or none,
+/// grows its buffers as messages fill them.
+const MOST_RESERVED_FRAME: usize = 16 * 1024;
 
 /// Which side of the exchange a session is on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -80,13 +93,10 @@ pub struct Session {
     role: Role,
     state: State,
     limits: Limits,
+    /// The frame size limit in bytes (0: none), which sizes the buffers the session keeps.
+    frame_size_limit: usize,
     have: IdList,
     need: IdList,
-    /// What the engine found in the current message, before it is checked and kept.
-    round_have: Vec<Id>,
-    round_need: Vec<Id>,
-    /// Scratch: the positions of one of those lists in ID order.
-    round_order: Vec<usize>,
     rounds: u64,
     bytes_in: u64,
     bytes_out: u64,
@@ -167,11 +177,9 @@ impl Session {
             role: Role::Undecided,
             state: State::Running,
             limits,
+            frame_size_limit: usize::try_from(frame_size_limit).unwrap_or(usize::MAX),
             have: IdList::default(),
             need: IdList::default(),
-            round_have: Vec::new(),
-            round_need: Vec::new(),
-            round_order: Vec::new(),
             rounds: 0,
             bytes_in: 0,
             bytes_out: 0,
@@ -191,7 +199,10 @@ impl Session {
                 "initiate may be called once, before any reconcile",
             ));
         }
-        if let Err(error) = self.engine.initiate(&self.snapshot) {
+        let started = self
+            .reserve(Role::Initiator)
+            .and_then(|()| self.engine.initiate(&self.snapshot));
+        if let Err(error) = started {
             self.state = State::Failed(error.clone());
             return Err(error);
         }
@@ -265,7 +276,11 @@ impl Session {
                 self.bytes_out += 1;
                 return Ok(Reply::Version);
             }
-            Role::Undecided | Role::Responder => self.responder_step(message)?,
+            Role::Undecided => {
+                self.reserve(Role::Responder)?;
+                self.responder_step(message)?
+            }
+            Role::Responder => self.responder_step(message)?,
         };
         if complete {
             self.state = State::Complete;
@@ -277,34 +292,64 @@ impl Session {
     }
 
     fn initiator_step(&mut self, message: &[u8]) -> Result<(Reply, bool), Error> {
-        self.round_have.clear();
-        self.round_need.clear();
-        self.engine.reconcile(
+        // The engine appends what it finds to the kept lists (no copy through per-round lists),
+        // which then keep each new ID once. Room first, with `try_reserve` (running out of
+        // memory is then an error, not an abort): an eighth of a frame's IDs, what a round
+        // usually finds; a round that finds more grows a list inside the engine, by doubling.
+        let headroom = (self.frame_size_limit.min(MOST_RESERVED_FRAME) / ID_SIZE / 8).max(1);
+        self.have.try_reserve(headroom)?;
+        self.need.try_reserve(headroom)?;
+        let (have_start, need_start) = (self.have.len(), self.need.len());
+        let found = self.engine.reconcile(
             &self.snapshot,
             message,
             Side::Initiator,
-            &mut self.round_have,
-            &mut self.round_need,
-        )?;
-        let new_ids = self.round_have.len() + self.round_need.len();
-        let held = self.have.len() + self.need.len();
-        if (held + new_ids).saturating_mul(ID_SIZE) > self.limits.max_id_bytes {
-            return Err(Error::LimitExceeded(Limit::IdBytes));
+            self.have.raw(),
+            self.need.raw(),
+        );
+        let held = have_start + need_start;
+        let new_ids = self.have.len() - have_start + self.need.len() - need_start;
+        let checked = found.and_then(|_| {
+            match (held + new_ids).saturating_mul(ID_SIZE) > self.limits.max_id_bytes {
+                true => Err(Error::LimitExceeded(Limit::IdBytes)),
+                false => Ok(()),
+            }
+        });
+        if let Err(error) = checked {
+            self.have.truncate(have_start);
+            self.need.truncate(need_start);
+            return Err(error);
         }
-        // Sorting each round keeps a given exchange's lists the same from run to run and from
-        // one engine to another (logs, tests and transcripts can be compared).
-        for (round, kept) in [
-            (&self.round_have, &mut self.have),
-            (&self.round_need, &mut self.need),
-        ] {
-            order_by_id(&mut self.round_order, round.len(), &|i| round[i]);
-            self.round_order.iter().for_each(|&i| kept.add(round[i]));
-        }
+        // Sorted within each round: a given exchange's lists are the same from run to run.
+        self.have.absorb(have_start);
+        self.need.absorb(need_start);
         // A message with no ranges is never sent: the initiator is done.
         Ok(match self.engine.message().len() {
             1 => (Reply::Nothing, true),
             _ => (Reply::Engine, false),
         })
+    }
+
+    /// Sizes the buffers this side keeps from the frame limit, once, when its role is decided
+    /// (with `try_reserve`: a refusal is [`Error::OutOfMemory`], not an abort). A message
+    /// buffer of the limit and the ID-matching scratch for one frame's IDs; for an initiator also
+    /// the have/need lists for half a frame of IDs each, which grow if a sync finds more. Afterwards a round allocates only when one of these must grow.
+    /// With no limit nothing bounds a message, and buffers grow as they fill; so they do above
+    /// [`MOST_RESERVED_FRAME`], where reserving the limit would hold memory no message needs.
+    fn reserve(&mut self, role: Role) -> Result<(), Error> {
+        if self.frame_size_limit == 0 || self.frame_size_limit > MOST_RESERVED_FRAME {
+            return Ok(());
+        }
+        let message = self.frame_size_limit.saturating_add(MESSAGE_SLACK);
+        let ids = self.frame_size_limit / ID_SIZE;
+        if role == Role::Responder {
+            self.engine.try_reserve(message, 0)?;
+            return Ok(());
+        }
+        self.engine.try_reserve(message, ids)?;
+        self.have.try_reserve(ids / 2)?;
+        self.need.try_reserve(ids / 2)?;
+        Ok(())
     }
 
     fn responder_step(&mut self, message: &[u8]) -> Result<(Reply, bool), Error> {
@@ -313,8 +358,8 @@ impl Session {
             &self.snapshot,
             message,
             Side::Responder,
-            &mut self.round_have,
-            &mut self.round_need,
+            self.have.raw(),
+            self.need.raw(),
         )?;
         self.role = Role::Responder;
         // No fingerprint range left means the initiator has nothing to ask: this is the last

@@ -63,7 +63,7 @@ impl ItemSet {
             timestamp: timestamps[position],
             id: Id(ids[position * ID_SIZE..][..ID_SIZE]
                 .try_into()
-                .expect("32 bytes an item")),
+                .unwrap_or_else(|_| panic!("32 bytes an item"))),
         };
         // Ordered before the lock is taken: the copy below then lays the batch down sorted.
         let order = crate::sort::TimestampOrder::of(timestamps);
@@ -86,8 +86,8 @@ impl ItemSet {
                 .chunk_by_mut(|a, b| a.timestamp == b.timestamp)
                 .filter(|run| run.len() > 1)
                 // One timestamp: the items' order is their IDs'.
-                .for_each(|run| run.sort_unstable()),
-            None => batch.sort_unstable(),
+                .for_each(crate::id::sort_items),
+            None => crate::id::sort_items(batch),
         }
         // Still in order as a whole only if the batch starts where the earlier inserts end.
         let end = state.inserts.len();
@@ -185,7 +185,7 @@ impl SetState {
         let mut inserts = mem::take(&mut self.inserts);
         let removals = mem::take(&mut self.removals);
         if !mem::replace(&mut self.inserts_sorted, true) {
-            inserts.sort_unstable();
+            crate::id::sort_items(&mut inserts);
         }
         inserts.dedup();
         let base = self.sealed.items();

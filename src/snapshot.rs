@@ -1,7 +1,7 @@
 //! An immutable, sorted, de-duplicated view of a set, shared by reference count, with the running
 //! index that makes ranges cheap to find and fingerprint.
 
-use alloc::sync::Arc;
+use crate::lock::Arc;
 use alloc::vec::Vec;
 
 use crate::engine::range_index::RangeIndex;
@@ -25,7 +25,7 @@ struct Sealed {
 impl Snapshot {
     /// Seals `items` (any order, duplicates allowed) into a snapshot.
     pub fn from_items(mut items: Vec<Item>) -> Self {
-        items.sort_unstable();
+        crate::id::sort_items(&mut items);
         items.dedup();
         Self::from_sorted_unique(items)
     }

@@ -288,7 +288,11 @@ impl<'a> Ranges<'a> {
             0 => Payload::Skip,
             1 => {
                 let bytes = reader.skip(FINGERPRINT_SIZE, MalformedKind::TruncatedFingerprint)?;
-                Payload::Fingerprint(bytes.try_into().expect("skip returns the length asked"))
+                Payload::Fingerprint(
+                    bytes
+                        .try_into()
+                        .unwrap_or_else(|_| panic!("skip returns the length asked")),
+                )
             }
             2 => {
                 let count_offset = reader.offset;

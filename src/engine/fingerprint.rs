@@ -22,7 +22,11 @@ impl IdSum {
     fn limbs(id: &Id) -> [u64; 4] {
         let b = &id.0;
         core::array::from_fn(|i| {
-            u64::from_le_bytes(b[i * 8..i * 8 + 8].try_into().expect("8 bytes"))
+            u64::from_le_bytes(
+                b[i * 8..i * 8 + 8]
+                    .try_into()
+                    .unwrap_or_else(|_| panic!("8 bytes")),
+            )
         })
     }
 

@@ -74,6 +74,22 @@ impl Engine {
         })
     }
 
+    /// Makes room, without panicking when the allocator refuses, for a message of `bytes` and
+    /// for matching a peer's ID list of `ids` IDs: the session sizes these from its frame limit
+    /// once, so that its rounds do not grow them (or allocate at all) in the common case.
+    pub(crate) fn try_reserve(
+        &mut self,
+        bytes: usize,
+        ids: usize,
+    ) -> Result<(), alloc::collections::TryReserveError> {
+        self.out
+            .try_reserve_exact(bytes.saturating_sub(self.out.len()))?;
+        self.their_order
+            .try_reserve_exact(ids.saturating_sub(self.their_order.len()))?;
+        self.matched
+            .try_reserve_exact(ids.saturating_sub(self.matched.len()))
+    }
+
     /// The message the last call wrote.
     pub(crate) fn message(&self) -> &[u8] {
         &self.out

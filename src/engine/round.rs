@@ -447,7 +447,7 @@ impl<'e> Round<'e> {
         let id_at = |position: usize| -> Id {
             Id(ids[position * ID_SIZE..][..ID_SIZE]
                 .try_into()
-                .expect("32 bytes an ID"))
+                .unwrap_or_else(|_| panic!("32 bytes an ID")))
         };
         order_by_id(self.their_order, ids.len() / ID_SIZE, &id_at);
         self.their_order.dedup_by(|a, b| id_at(*a) == id_at(*b));

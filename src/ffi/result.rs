@@ -30,6 +30,11 @@ pub const NEGSYNC_LIMIT_EXCEEDED: negsync_result = 6;
 pub const NEGSYNC_PANIC: negsync_result = 7;
 /// The engine failed where valid input cannot make it fail: a bug in negsync, please report it.
 pub const NEGSYNC_INTERNAL: negsync_result = 8;
+/// The allocator refused memory for a buffer the session keeps (firmware: the heap given to
+/// negsync ran out). The session has failed; the set is unchanged. Firmware builds return this
+/// wherever negsync can tell; an allocation that fails elsewhere still ends in the panic hook
+/// (docs/firmware.md lists which).
+pub const NEGSYNC_NO_MEMORY: negsync_result = 9;
 
 pub(crate) fn code_of(error: &Error) -> negsync_result {
     match error {
@@ -39,6 +44,7 @@ pub(crate) fn code_of(error: &Error) -> negsync_result {
         Error::WrongState(_) => NEGSYNC_WRONG_STATE,
         Error::LimitExceeded(_) => NEGSYNC_LIMIT_EXCEEDED,
         Error::Internal(_) => NEGSYNC_INTERNAL,
+        Error::OutOfMemory => NEGSYNC_NO_MEMORY,
     }
 }
 
@@ -58,6 +64,7 @@ pub(crate) fn describe(result: negsync_result) -> &'static CStr {
         NEGSYNC_LIMIT_EXCEEDED => c"NEGSYNC_LIMIT_EXCEEDED: the peer exceeded a session limit",
         NEGSYNC_PANIC => c"NEGSYNC_PANIC: a panic inside negsync was caught",
         NEGSYNC_INTERNAL => c"NEGSYNC_INTERNAL: internal error (a bug in negsync)",
+        NEGSYNC_NO_MEMORY => c"NEGSYNC_NO_MEMORY: the allocator refused memory",
         _ => c"unknown result code",
     }
 }

@@ -4,7 +4,6 @@
 
 use core::alloc::{GlobalAlloc, Layout};
 use core::ffi::{c_char, c_void};
-use core::fmt::Write;
 use core::sync::atomic::{AtomicUsize, Ordering};
 
 use super::result::{NEGSYNC_OK, negsync_result};
@@ -31,6 +30,9 @@ static MALLOC: AtomicUsize = AtomicUsize::new(0);
 static REALLOC: AtomicUsize = AtomicUsize::new(0);
 static FREE: AtomicUsize = AtomicUsize::new(0);
 static PANIC_HOOK: AtomicUsize = AtomicUsize::new(0);
+/// The size of the request the allocator refused last, or 0 once a later one succeeded: what the
+/// panic hook reports for an allocation failure, whose message this build does not format.
+static REFUSED: AtomicUsize = AtomicUsize::new(0);
 
 /// Routes every allocation negsync makes to the given functions instead of the C library's
 /// `malloc`/`realloc`/`free` (to a dedicated heap, or to count bytes). Call it before any other
@@ -115,8 +117,36 @@ impl CAllocator {
     }
 }
 
+impl CAllocator {
+    /// Remembers whether the allocator refused `size` bytes (see `REFUSED`).
+    fn note(block: *mut u8, size: usize) -> *mut u8 {
+        REFUSED.store(
+            if block.is_null() { size.max(1) } else { 0 },
+            Ordering::Relaxed,
+        );
+        block
+    }
+}
+
 unsafe impl GlobalAlloc for CAllocator {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        Self::note(unsafe { self.alloc_unnoted(layout) }, layout.size())
+    }
+
+    unsafe fn dealloc(&self, pointer: *mut u8, layout: Layout) {
+        unsafe { self.dealloc_unnoted(pointer, layout) }
+    }
+
+    unsafe fn realloc(&self, pointer: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        Self::note(
+            unsafe { self.realloc_unnoted(pointer, layout, new_size) },
+            new_size,
+        )
+    }
+}
+
+impl CAllocator {
+    unsafe fn alloc_unnoted(&self, layout: Layout) -> *mut u8 {
         if layout.align() <= MALLOC_ALIGN {
             return unsafe { Self::raw_malloc(layout.size()) };
         }
@@ -133,7 +163,7 @@ unsafe impl GlobalAlloc for CAllocator {
         aligned
     }
 
-    unsafe fn dealloc(&self, pointer: *mut u8, layout: Layout) {
+    unsafe fn dealloc_unnoted(&self, pointer: *mut u8, layout: Layout) {
         if layout.align() <= MALLOC_ALIGN {
             unsafe { Self::raw_free(pointer) }
         } else {
@@ -141,17 +171,17 @@ unsafe impl GlobalAlloc for CAllocator {
         }
     }
 
-    unsafe fn realloc(&self, pointer: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+    unsafe fn realloc_unnoted(&self, pointer: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         if layout.align() <= MALLOC_ALIGN {
             // In place where the heap can: growing a Vec must not need old + new at once.
             return unsafe { Self::raw_realloc(pointer, new_size) };
         }
         let new_layout = unsafe { Layout::from_size_align_unchecked(new_size, layout.align()) };
-        let moved = unsafe { self.alloc(new_layout) };
+        let moved = unsafe { self.alloc_unnoted(new_layout) };
         if !moved.is_null() {
             unsafe {
                 core::ptr::copy_nonoverlapping(pointer, moved, layout.size().min(new_size));
-                self.dealloc(pointer, layout);
+                self.dealloc_unnoted(pointer, layout);
             }
         }
         moved
@@ -161,19 +191,49 @@ unsafe impl GlobalAlloc for CAllocator {
 #[global_allocator]
 static ALLOCATOR: CAllocator = CAllocator;
 
+// Targets without compare-and-swap (thumbv6m, riscv32imc): portable-atomic performs the
+// reference counts' and the set lock's read-modify-write operations inside a critical section,
+// which the firmware provides as two C functions (each critical section lasts one such operation).
+#[cfg(not(target_has_atomic = "ptr"))]
+mod critical {
+    unsafe extern "C" {
+        /// Provided by the firmware: masks interrupts (and on a multi-core chip takes a hardware
+        /// lock) and returns what `negsync_critical_section_exit` needs to restore the state.
+        fn negsync_critical_section_enter() -> u32;
+        fn negsync_critical_section_exit(state: u32);
+    }
+
+    struct CCriticalSection;
+    critical_section::set_impl!(CCriticalSection);
+
+    unsafe impl critical_section::Impl for CCriticalSection {
+        unsafe fn acquire() -> critical_section::RawRestoreState {
+            unsafe { negsync_critical_section_enter() }
+        }
+
+        unsafe fn release(state: critical_section::RawRestoreState) {
+            unsafe { negsync_critical_section_exit(state) }
+        }
+    }
+}
+
 /// A fixed buffer for the panic message: no allocation while panicking.
 struct MessageBuffer {
     bytes: [u8; 160],
     used: usize,
 }
 
-impl Write for MessageBuffer {
-    fn write_str(&mut self, text: &str) -> core::fmt::Result {
+impl MessageBuffer {
+    fn push(&mut self, text: &[u8]) {
         let room = self.bytes.len() - self.used;
         let taken = text.len().min(room);
-        self.bytes[self.used..self.used + taken].copy_from_slice(&text.as_bytes()[..taken]);
+        self.bytes[self.used..self.used + taken].copy_from_slice(&text[..taken]);
         self.used += taken;
-        Ok(())
+    }
+
+    fn push_number(&mut self, value: usize) {
+        let mut digits = [0; 20];
+        self.push(super::call::decimal(value as u64, &mut digits));
     }
 }
 
@@ -183,9 +243,24 @@ fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
         bytes: [0; 160],
         used: 0,
     };
-    let _ = write!(message, "negsync panicked: {}", info.message());
+    // Written without core::fmt, which the firmware image then leaves out (about 3 KB of code
+    // on Cortex-M3, measured): a message with arguments is not formatted, except that of an
+    // allocation failure, which the allocator noted.
+    message.push(b"negsync panicked: ");
+    match (info.message().as_str(), REFUSED.load(Ordering::Relaxed)) {
+        (Some(text), _) => message.push(text.as_bytes()),
+        (None, 0) => message.push(b"(a message this build does not format)"),
+        (None, refused) => {
+            message.push(b"memory allocation of ");
+            message.push_number(refused);
+            message.push(b" bytes failed");
+        }
+    }
     if let Some(location) = info.location() {
-        let _ = write!(message, " at {}:{}", location.file(), location.line());
+        message.push(b" at ");
+        message.push(location.file().as_bytes());
+        message.push(b":");
+        message.push_number(location.line() as usize);
     }
     let hook = PANIC_HOOK.load(Ordering::SeqCst);
     if hook != 0 {

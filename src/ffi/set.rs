@@ -1,7 +1,7 @@
 //! `negsync_set`: a mutable item set, internally synchronized.
 
+use crate::lock::Arc;
 use alloc::boxed::Box;
-use alloc::sync::Arc;
 
 use super::boundary::{
     borrow, bytes, guard, guard_value, id, u64_array, writable, write, write_id,

@@ -1,19 +1,25 @@
 #!/usr/bin/env bash
-# negsync on Cortex-M under QEMU: `make firmware` runs this (from any directory).
+# negsync on microcontrollers under QEMU: `make firmware` runs this (from any directory).
 #
-# 1. Gets its tools, installing what is missing where it can: the Rust targets thumbv7m-none-eabi
-#    and thumbv7em-none-eabihf (rustup), arm-none-eabi-gcc and newlib (Debian's gcc-arm-none-eabi,
-#    libnewlib-arm-none-eabi), and qemu-system-arm: Debian's package and the few libraries it
-#    lacks here are unpacked into build/qemu/ (apt-get download + dpkg-deb -x), because installing
-#    it would remove this machine's qemu-utils. Tools that cannot be had: it says so and exits 0.
-# 2. Builds libnegsync.a for both targets (cargo profile "firmware": opt-level z, LTO,
-#    panic=abort; no std, feature c-runtime) and links main.c into three images.
-# 3. Runs the full check on mps2-an385 (Cortex-M3) and mps2-an386 (Cortex-M4F): reconciliations
-#    checked by construction, budgets asserted by the program itself. The same program built for
-#    the host must print the same transcript digests (the same bytes on the wire everywhere).
-#    A deliberate panic must reach the firmware's panic hook.
-# 4. Searches the largest set a side that reconciles on lm3s6965evb (64 KB of RAM) at frame
-#    limit 4096, one boot per size. Out of memory shows as negsync's panic hook (exit 3).
+# 1. Gets its tools, installing what is missing where it can: the Rust targets thumbv6m-none-eabi,
+#    thumbv7m-none-eabi, thumbv7em-none-eabihf and riscv32imc-unknown-none-elf (rustup);
+#    arm-none-eabi-gcc and newlib (Debian's gcc-arm-none-eabi, libnewlib-arm-none-eabi);
+#    riscv64-unknown-elf-gcc and picolibc (gcc-riscv64-unknown-elf, picolibc-riscv64-unknown-elf);
+#    qemu-system-arm and qemu-system-riscv32: Debian's qemu-system-arm and qemu-system-misc and
+#    the few libraries they lack here are unpacked into build/qemu/ (apt-get download +
+#    dpkg-deb -x), because installing them would remove this machine's qemu-utils. Tools that
+#    cannot be had: it says so and exits 0.
+# 2. Builds libnegsync.a for the four targets (cargo profile "firmware": opt-level z, LTO,
+#    panic=abort; no std, feature c-runtime) and links main.c into five images.
+# 3. Runs the full check on mps2-an385 (Cortex-M3), mps2-an386 (Cortex-M4F) and riscv32 virt
+#    (RV32IMC), and the 16 KB check on microbit (nRF51, Cortex-M0): reconciliations checked by
+#    construction, budgets asserted by the program itself. The same program built for the host
+#    must print the same transcript digests (the same bytes on the wire everywhere). A deliberate
+#    panic must reach the firmware's panic hook.
+# 4. Searches the largest set a side that reconciles, both peers in one image, on lm3s6965evb
+#    (64 KB of RAM) at frame limit 1024 and on microbit (16 KB) at frame limit 200, one boot per
+#    size, and fails below microbit's budget (lm3s6965evb's, not met yet, is only reported).
+#    Out of memory shows as NEGSYNC_NO_MEMORY (exit 1) or negsync's panic hook (exit 3).
 # Any build or run failure once the tools are there fails the script. docs/firmware.md explains.
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
@@ -22,12 +28,15 @@ FW=bindings/c/firmware
 OUT=build/firmware
 QEMU_ROOT=build/qemu/root
 QEMU_TIMEOUT=120
-LM3S_GOAL=500
+LM3S_LIMIT=1024
+LM3S_GOAL=640
+MICROBIT_LIMIT=200
+MICROBIT_GOAL=100
 
 say() { echo "== firmware: $*"; }
 skip() {
   say "SKIPPED: $*"
-  say "(nothing was tested on Cortex-M; install the tools named above to run it)"
+  say "(nothing was tested on a microcontroller; install the tools named above to run it)"
   exit 0
 }
 fail() {
@@ -47,7 +56,8 @@ apt_ready() {
   fi
 }
 
-for target in thumbv7m-none-eabi thumbv7em-none-eabihf; do
+TARGETS=(thumbv6m-none-eabi thumbv7m-none-eabi thumbv7em-none-eabihf riscv32imc-unknown-none-elf)
+for target in "${TARGETS[@]}"; do
   if [ ! -d "$(rustc --print sysroot)/lib/rustlib/$target" ]; then
     start=$(date +%s)
     command -v rustup >/dev/null 2>&1 || skip "Rust target $target is not installed and there is no rustup"
@@ -70,20 +80,41 @@ if ! newlib_ok; then
   say "installed gcc-arm-none-eabi and libnewlib-arm-none-eabi ($(elapsed "$start"))"
 fi
 
-# qemu-system-arm: the machine's own if it has one, else Debian's unpacked into build/qemu/.
-QEMU=qemu-system-arm
+# RV32IMC: picolibc's multilib for rv32im serves (the C code here needs no compressed
+# instructions of its own); its specs bring the semihosting crt0, stdio and exit.
+picolibc_ok() { # a program links for rv32imc with picolibc's semihosting
+  command -v riscv64-unknown-elf-gcc >/dev/null 2>&1 &&
+    echo 'int main(void) { return 0; }' | riscv64-unknown-elf-gcc -march=rv32imc -mabi=ilp32 \
+      --specs=picolibc.specs --oslib=semihost --crt0=semihost -x c - -o /dev/null >/dev/null 2>&1
+}
+if ! picolibc_ok; then
+  start=$(date +%s)
+  apt_ready || skip "riscv64-unknown-elf-gcc/picolibc missing and apt-get is not usable here"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+    gcc-riscv64-unknown-elf picolibc-riscv64-unknown-elf >/dev/null 2>&1 ||
+    skip "apt-get install gcc-riscv64-unknown-elf picolibc-riscv64-unknown-elf failed"
+  picolibc_ok || skip "riscv64-unknown-elf-gcc or picolibc still missing after apt-get install"
+  say "installed gcc-riscv64-unknown-elf and picolibc-riscv64-unknown-elf ($(elapsed "$start"))"
+fi
+
+# QEMU: the machine's own if it has one, else Debian's package unpacked into build/qemu/.
+# Installing qemu-system-arm or qemu-system-misc (riscv32) with apt would remove this machine's
+# qemu-utils here, so the package and those of its dependencies that are not installed are
+# downloaded and unpacked instead, and run with LD_LIBRARY_PATH.
 qemu_libs="$PWD/$QEMU_ROOT/usr/lib/x86_64-linux-gnu:$PWD/$QEMU_ROOT/lib/x86_64-linux-gnu"
-qemu_runs() { "$QEMU" --version >/dev/null 2>&1; }
-if ! qemu_runs; then
-  QEMU="$PWD/$QEMU_ROOT/usr/bin/qemu-system-arm"
-  export LD_LIBRARY_PATH="$qemu_libs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
-  if ! qemu_runs; then
+export LD_LIBRARY_PATH="$qemu_libs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+find_qemu() { # binary, Debian package: sets $found to a QEMU that runs, installing it if need be
+  local binary=$1 package=$2
+  found=$binary
+  "$binary" --version >/dev/null 2>&1 && return
+  local unpacked="$PWD/$QEMU_ROOT/usr/bin/$binary"
+  if ! "$unpacked" --version >/dev/null 2>&1; then
+    local start
     start=$(date +%s)
-    apt_ready || skip "qemu-system-arm missing and apt-get is not usable here"
-    # qemu-system-arm and, recursively, those of its dependencies that are not installed. Not
+    apt_ready || skip "$binary missing and apt-get is not usable here"
+    # The package and, recursively, those of its dependencies that are not installed. Not
     # qemu-system-common/-data (helpers, firmware and keymaps: not needed for -kernel -nographic).
-    wanted=(qemu-system-arm)
-    queue=(qemu-system-arm)
+    local wanted=("$package") queue=("$package") dep
     while [ ${#queue[@]} -gt 0 ]; do
       package=${queue[0]}
       queue=("${queue[@]:1}")
@@ -96,20 +127,26 @@ if ! qemu_runs; then
         queue+=("$dep")
       done
     done
-    rm -rf build/qemu && mkdir -p build/qemu/debs
+    mkdir -p build/qemu/debs
     (cd build/qemu/debs && apt-get download "${wanted[@]}" >/dev/null 2>&1) ||
       skip "apt-get download ${wanted[*]} failed"
     for deb in build/qemu/debs/*.deb; do dpkg-deb -x "$deb" "$QEMU_ROOT"; done
-    qemu_runs || skip "the unpacked qemu-system-arm does not run: $("$QEMU" --version 2>&1 | head -1)"
+    "$unpacked" --version >/dev/null 2>&1 ||
+      skip "the unpacked $binary does not run: $("$unpacked" --version 2>&1 | head -1)"
     say "unpacked ${wanted[*]} into build/qemu/ ($(elapsed "$start"))"
   fi
-fi
-say "tools: $(arm-none-eabi-gcc --version | head -1); $("$QEMU" --version | head -1)"
+  found=$unpacked
+}
+find_qemu qemu-system-arm qemu-system-arm
+QEMU=$found
+find_qemu qemu-system-riscv32 qemu-system-misc
+QEMU_RV=$found
+say "tools: $(arm-none-eabi-gcc --version | head -1); $(riscv64-unknown-elf-gcc --version | head -1); $("$QEMU" --version | head -1)"
 
 # ---- 2. Build ----------------------------------------------------------------------------------
 
 mkdir -p "$OUT"
-for target in thumbv7m-none-eabi thumbv7em-none-eabihf; do
+for target in "${TARGETS[@]}"; do
   cargo rustc --quiet --profile firmware --no-default-features --features c-runtime \
     --target "$target" --lib --crate-type staticlib
 done
@@ -118,114 +155,177 @@ cargo build --quiet --release
 
 CFLAGS=(-std=c99 -Wall -Wextra -Wpedantic -Werror -Os -g -ffunction-sections -fdata-sections
   -Iinclude)
+M0=(-mcpu=cortex-m0 -mthumb)
 M3=(-mcpu=cortex-m3 -mthumb)
 M4F=(-mcpu=cortex-m4 -mthumb -mfpu=fpv4-sp-d16 -mfloat-abi=hard)
 # The C library (and aeabi_mem.c) before libnegsync.a, so that Rust uses the C library's
 # memcpy/memmove/memset instead of bringing its own copies (docs/firmware.md).
 # NEGSYNC_FIRMWARE: the header declares the c-runtime functions (negsync_set_allocator, ...).
+# critical_section.c: what a CPU without compare-and-swap must give negsync (unused on M3/M4).
 link_image() { # board, rust target, compiler flags...
   local board=$1 target=$2
   shift 2
   arm-none-eabi-gcc "$@" "${CFLAGS[@]}" -DNEGSYNC_FIRMWARE -DBOARD="\"$board\"" \
     --specs=nano.specs -nostartfiles -L "$FW" -T "$FW/$board.ld" \
     -Wl,--gc-sections -Wl,--no-warn-execstack -Wl,-Map="$OUT/$board.map" \
-    "$FW/main.c" "$FW/startup.c" "$FW/syscalls.c" "$FW/aeabi_mem.c" \
+    "$FW/main.c" "$FW/startup.c" "$FW/syscalls.c" "$FW/aeabi_mem.c" "$FW/critical_section.c" \
     -lc "target/$target/firmware/libnegsync.a" -o "$OUT/$board.elf"
 }
 link_image mps2-an385 thumbv7m-none-eabi "${M3[@]}"
 link_image mps2-an386 thumbv7em-none-eabihf "${M4F[@]}"
-link_image lm3s6965evb thumbv7m-none-eabi "${M3[@]}" -DPANIC_TEST
+# 64 KB: the checker's seen-map sized for the 10% differences of the sizes searched here.
+link_image lm3s6965evb thumbv7m-none-eabi "${M3[@]}" -DPANIC_TEST -DMAX_DIFF=1024
+# 16 KB of RAM: smaller insert batches (their arrays live on the stack) and a smaller seen-map.
+link_image microbit thumbv6m-none-eabi "${M0[@]}" -DBATCH=8 -DMAX_DIFF=1024
+# RISC-V: picolibc's crt0, stdio and exit over semihosting; its linker script, with the memory
+# map in riscv32-virt.ld.
+riscv64-unknown-elf-gcc -march=rv32imc -mabi=ilp32 --specs=picolibc.specs --oslib=semihost \
+  --crt0=semihost "${CFLAGS[@]}" -DNEGSYNC_FIRMWARE -DBOARD='"riscv32-virt"' -DPANIC_TEST \
+  -T "$FW/riscv32-virt.ld" -Wl,--gc-sections -Wl,-Map="$OUT/riscv32-virt.map" \
+  "$FW/main.c" "$FW/board_riscv.c" "$FW/critical_section.c" \
+  target/riscv32imc-unknown-none-elf/firmware/libnegsync.a -o "$OUT/riscv32-virt.elf"
 cc -std=c99 -Wall -Wextra -Wpedantic -Werror -O1 -g -Iinclude -DNEGSYNC_HOST \
   "$FW/main.c" target/release/libnegsync.a -lpthread -lm -ldl -lrt -lutil -lgcc_s -o "$OUT/host"
-for board in mps2-an385 mps2-an386 lm3s6965evb; do
+for board in mps2-an385 mps2-an386 lm3s6965evb microbit; do
   arm-none-eabi-size "$OUT/$board.elf" | tail -1 | awk -v b="$board" \
     '{printf "== firmware: built %s.elf: %d bytes of flash (text+data), %d of RAM (data+bss)\n", b, $1+$2, $2+$3}'
 done
+riscv64-unknown-elf-size "$OUT/riscv32-virt.elf" | tail -1 | awk \
+  '{printf "== firmware: built riscv32-virt.elf: %d bytes of flash (text+data), %d of RAM (data+bss, with the stack)\n", $1+$2, $2+$3}'
 
 # ---- 3. Run ------------------------------------------------------------------------------------
 
-qemu() { # machine, cpu, elf, args... : output in $OUT/last.log, returns the exit status
-  local machine=$1 cpu=$2 elf=$3 args=main
-  shift 3
+run_board() { # board, args...: output in $OUT/last.log, returns the exit status
+  local board=$1 args=main
+  shift
   for a in "$@"; do args+=",arg=$a"; done
-  timeout "$QEMU_TIMEOUT" "$QEMU" -M "$machine" -cpu "$cpu" -nographic -monitor none \
-    -semihosting-config "enable=on,target=native,arg=$args" -kernel "$elf" \
-    </dev/null >"$OUT/last.log" 2>"$OUT/last.stderr"
+  local machine=(-M "$board")
+  case $board in
+    mps2-an385 | lm3s6965evb) machine+=(-cpu cortex-m3) ;;
+    mps2-an386) machine+=(-cpu cortex-m4) ;;
+  esac
+  local qemu=$QEMU
+  if [ "$board" = riscv32-virt ]; then
+    qemu=$QEMU_RV
+    machine=(-M virt -bios none)
+  fi
+  local status=0
+  timeout "$QEMU_TIMEOUT" "$qemu" "${machine[@]}" -nographic -monitor none \
+    -semihosting-config "enable=on,target=native,arg=$args" -kernel "$OUT/$board.elf" \
+    </dev/null >"$OUT/last.log" 2>"$OUT/last.stderr" || status=$?
+  # picolibc writes a character at a time (SYS_WRITEC), which QEMU sends to its stderr.
+  [ "$board" != riscv32-virt ] || cat "$OUT/last.stderr" >>"$OUT/last.log"
+  return "$status"
 }
 
 "$OUT/host" >"$OUT/host.log" || { cat "$OUT/host.log"; fail "the host build of main.c failed"; }
-for run in "mps2-an385 cortex-m3" "mps2-an386 cortex-m4"; do
+"$OUT/host" small >"$OUT/host-small.log" || {
+  cat "$OUT/host-small.log"
+  fail "the host build of main.c failed (small)"
+}
+for run in "mps2-an385 host.log" "mps2-an386 host.log" "riscv32-virt host.log" \
+  "microbit host-small.log small"; do
   set -- $run
+  board=$1 expected=$2
+  shift 2
   start=$(date +%s)
   status=0
-  qemu "$1" "$2" "$OUT/$1.elf" || status=$?
-  cp "$OUT/last.log" "$OUT/$1.log"
-  cat "$OUT/$1.log"
-  [ "$status" = 0 ] || { cat "$OUT/last.stderr"; fail "$1 exited with status $status"; }
-  diff <(grep '^transcript' "$OUT/host.log") <(grep '^transcript' "$OUT/$1.log") >/dev/null ||
-    fail "$1 exchanged other bytes than the host build (diff $OUT/host.log $OUT/$1.log)"
-  say "$1 passed in $(elapsed "$start"); its transcripts match the host build's"
+  run_board "$board" "$@" || status=$?
+  cp "$OUT/last.log" "$OUT/$board.log"
+  cat "$OUT/$board.log"
+  [ "$status" = 0 ] || { cat "$OUT/last.stderr"; fail "$board exited with status $status"; }
+  diff <(grep '^transcript' "$OUT/$expected") <(grep '^transcript' "$OUT/$board.log") >/dev/null ||
+    fail "$board exchanged other bytes than the host build (diff $OUT/$expected $OUT/$board.log)"
+  say "$board passed in $(elapsed "$start"); its transcripts match the host build's"
 done
 
 # A panic without std: negsync calls the firmware's hook, which must not return.
+for board in lm3s6965evb riscv32-virt; do
+  status=0
+  run_board "$board" panic || status=$?
+  [ "$status" = 3 ] && grep -q '^PANIC (negsync panic hook): negsync panicked: negsync_debug_panic' \
+    "$OUT/last.log" || { cat "$OUT/last.log"; fail "$board: a panic did not reach the panic hook (status $status)"; }
+  say "$board: a panic inside negsync reached the panic hook: $(head -1 "$OUT/last.log")"
+done
+
+# Out of memory where negsync cannot return an error (filling a set): the hook, with the size.
 status=0
-qemu lm3s6965evb cortex-m3 "$OUT/lm3s6965evb.elf" panic || status=$?
-[ "$status" = 3 ] && grep -q '^PANIC (negsync panic hook): negsync panicked: negsync_debug_panic' \
-  "$OUT/last.log" || { cat "$OUT/last.log"; fail "a panic did not reach the panic hook (status $status)"; }
-say "a panic inside negsync reached the panic hook: $(head -1 "$OUT/last.log")"
+run_board lm3s6965evb size 800 1024 || status=$?
+[ "$status" = 3 ] && grep -q '^PANIC (negsync panic hook): negsync panicked: memory allocation of [0-9]* bytes failed' \
+  "$OUT/last.log" || { cat "$OUT/last.log"; fail "lm3s6965evb: a set too large did not reach the panic hook (status $status)"; }
+say "lm3s6965evb: a set too large for the heap reached the panic hook: $(head -1 "$OUT/last.log")"
 
-# ---- 4. The largest set a side on lm3s6965evb (64 KB of RAM) -----------------------------------
+# ---- 4. The largest set a side on lm3s6965evb (64 KB of RAM) and microbit (16 KB) ---------------
 
-fits() { # n: 0 when n items a side reconcile, 1 when memory runs out; anything else fails
+fits() { # board, n, limit: 0 when n items a side reconcile, 1 when memory runs out; else fails
   local status=0
-  qemu lm3s6965evb cortex-m3 "$OUT/lm3s6965evb.elf" size "$1" || status=$?
+  run_board "$1" size "$2" "$3" || status=$?
   case $status in
     0) return 0 ;;
+    # Out of memory: NEGSYNC_NO_MEMORY where negsync can tell, else the panic hook.
+    1) grep -q 'NEGSYNC_NO_MEMORY' "$OUT/last.log" && return 1 ;;
     3) grep -q 'memory allocation of' "$OUT/last.log" && return 1 ;;
   esac
   cat "$OUT/last.log" "$OUT/last.stderr"
-  fail "lm3s6965evb with $1 items a side exited with status $status"
+  fail "$1 with $2 items a side exited with status $status"
 }
-# Up in steps of 32 to the first size that does not fit, then bisect that step. Heap
-# fragmentation makes the edge ragged (a size above it may fit again): the figure is the largest
-# size below the first failure found this way.
-start=$(date +%s)
-low=0
-high=32
-while fits "$high"; do
-  cp "$OUT/last.log" "$OUT/lm3s-fit.log"
-  low=$high
-  high=$((high + 32))
-  [ "$high" -le 8192 ] || fail "lm3s6965evb: no out-of-memory even at $high items a side?"
-done
-cp "$OUT/last.log" "$OUT/lm3s-oom.log"
-while [ $((high - low)) -gt 1 ]; do
-  mid=$(((low + high) / 2))
-  if fits "$mid"; then
-    cp "$OUT/last.log" "$OUT/lm3s-fit.log"
-    low=$mid
-  else
-    cp "$OUT/last.log" "$OUT/lm3s-oom.log"
-    high=$mid
-  fi
-done
-[ "$low" -gt 0 ] || fail "lm3s6965evb: not even 1 item a side fits"
-say "lm3s6965evb search took $(elapsed "$start")"
-grep '^fits' "$OUT/lm3s-fit.log"
-say "at $high items a side it runs out of memory, and negsync's panic hook reports:"
-grep -E '^(PANIC|heap at)' "$OUT/lm3s-oom.log" | sed 's/^/     /'
+# Up in steps to the first size that does not fit, then bisect that step. Heap fragmentation
+# makes the edge ragged (a size above it may fit again): the figure is the largest size below
+# the first failure found this way. Sets $largest.
+search() { # board, limit, step
+  local board=$1 limit=$2 step=$3 low=0 high=$3 mid start
+  start=$(date +%s)
+  while fits "$board" "$high" "$limit"; do
+    cp "$OUT/last.log" "$OUT/$board-fit.log"
+    low=$high
+    high=$((high + step))
+    [ "$high" -le 8192 ] || fail "$board: no out-of-memory even at $high items a side?"
+  done
+  cp "$OUT/last.log" "$OUT/$board-oom.log"
+  while [ $((high - low)) -gt 1 ]; do
+    mid=$(((low + high) / 2))
+    if fits "$board" "$mid" "$limit"; then
+      cp "$OUT/last.log" "$OUT/$board-fit.log"
+      low=$mid
+    else
+      cp "$OUT/last.log" "$OUT/$board-oom.log"
+      high=$mid
+    fi
+  done
+  [ "$low" -gt 0 ] || fail "$board: not even 1 item a side fits"
+  say "$board search took $(elapsed "$start")"
+  grep '^fits' "$OUT/$board-fit.log"
+  say "at $high items a side it runs out of memory, and negsync reports:"
+  grep -E '^(PANIC|heap at|FAILED)' "$OUT/$board-oom.log" | sed 's/^/     /'
+  largest=$low
+}
+search lm3s6965evb "$LM3S_LIMIT" 64
+lm3s_largest=$largest
+search microbit "$MICROBIT_LIMIT" 16
+microbit_largest=$largest
 
 # ---- Summary -----------------------------------------------------------------------------------
 
+verdict() { [ "$1" -ge "$2" ] && echo met || echo "NOT MET"; }
 {
-  grep '^figure' "$OUT/mps2-an385.log" | sed 's/^/mps2-an385 /'
-  grep '^figure' "$OUT/mps2-an386.log" | sed 's/^/mps2-an386 /'
-  echo "lm3s6965evb figure largest_set_a_side_limit_4096 $low (goal >= $LM3S_GOAL)"
+  for board in mps2-an385 mps2-an386 riscv32-virt microbit; do
+    grep '^figure' "$OUT/$board.log" | sed "s/^/$board /"
+  done
+  echo "lm3s6965evb figure largest_set_a_side_limit_$LM3S_LIMIT $lm3s_largest" \
+    "budget >= $LM3S_GOAL: $(verdict "$lm3s_largest" "$LM3S_GOAL")"
+  echo "microbit figure largest_set_a_side_limit_$MICROBIT_LIMIT $microbit_largest" \
+    "budget >= $MICROBIT_GOAL: $(verdict "$microbit_largest" "$MICROBIT_GOAL")"
 } >"$OUT/figures.txt"
-if [ "$low" -ge "$LM3S_GOAL" ]; then
-  say "largest set a side on lm3s6965evb at frame limit 4096: $low (goal >= $LM3S_GOAL: met)"
-else
-  say "largest set a side on lm3s6965evb at frame limit 4096: $low (goal >= $LM3S_GOAL: NOT met;"
-  say "reported, not a failure: docs/firmware.md says why)"
-fi
-say "passed: mps2-an385 and mps2-an386 reconcile correctly within budget; figures in $OUT/figures.txt"
+say "largest set a side on lm3s6965evb at frame limit $LM3S_LIMIT: $lm3s_largest" \
+  "(budget >= $LM3S_GOAL: $(verdict "$lm3s_largest" "$LM3S_GOAL"))"
+say "largest set a side on microbit at frame limit $MICROBIT_LIMIT: $microbit_largest" \
+  "(budget >= $MICROBIT_GOAL: $(verdict "$microbit_largest" "$MICROBIT_GOAL"))"
+[ "$microbit_largest" -ge "$MICROBIT_GOAL" ] ||
+  fail "microbit holds $microbit_largest items a side at limit $MICROBIT_LIMIT, budget $MICROBIT_GOAL"
+# lm3s6965evb's budget is not met (docs/firmware.md, "Where the memory goes"): reported, not a
+# failure, until it is.
+[ "$lm3s_largest" -ge "$LM3S_GOAL" ] ||
+  say "(lm3s6965evb below its budget: reported, not a failure; docs/firmware.md says why)"
+say "passed: mps2-an385, mps2-an386, riscv32 virt and microbit reconcile correctly within" \
+  "their budgets; $(grep -c 'NOT MET' "$OUT/figures.txt" || true) budget not met" \
+  "(lm3s6965evb's items a side); figures in $OUT/figures.txt"

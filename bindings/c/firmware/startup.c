@@ -1,4 +1,4 @@
-/* Startup for the negsync firmware test on Cortex-M3/M4: the vector table, the reset handler
+/* Startup for the negsync firmware test on Cortex-M0/M3/M4: the vector table, the reset handler
  * (.data copied from flash, .bss zeroed, the FPU switched on for a hard-float build, the stack
  * painted so its high-water mark can be measured), a fault handler that reports over
  * semihosting, and main(argc, argv) with the command line the debugger (QEMU) passes. */
@@ -117,12 +117,18 @@ size_t board_rust_rodata(void)
 }
 
 /* Reports a fault with the registers that say why, and exits with status 4. */
+void fault_report(const uint32_t *frame);
 void fault_report(const uint32_t *frame)
 {
+#if defined(__ARM_ARCH_6M__)
+    /* ARMv6-M has no fault status registers: the stacked pc and lr say where. */
+    printf("FAULT: pc=0x%08lx lr=0x%08lx\n", (unsigned long)frame[6], (unsigned long)frame[5]);
+#else
     volatile const uint32_t *scb = (volatile const uint32_t *)0xE000ED28u;
     printf("FAULT: pc=0x%08lx lr=0x%08lx CFSR=0x%08lx HFSR=0x%08lx BFAR=0x%08lx\n",
            (unsigned long)frame[6], (unsigned long)frame[5], (unsigned long)scb[0],
            (unsigned long)scb[1], (unsigned long)scb[4]);
+#endif
     fflush(stdout);
     _Exit(4);
 }
@@ -130,11 +136,23 @@ void fault_report(const uint32_t *frame)
 /* Finds the stacked registers (main or process stack) and hands them to fault_report. */
 __attribute__((naked)) void Fault_Handler(void)
 {
+#if defined(__ARM_ARCH_6M__) /* no IT blocks, no conditional mrs */
+    __asm__ volatile("movs r0, #4\n\t"
+                     "mov r1, lr\n\t"
+                     "tst r0, r1\n\t"
+                     "mrs r0, msp\n\t"
+                     "beq 1f\n\t"
+                     "mrs r0, psp\n"
+                     "1:\n\t"
+                     "ldr r1, =fault_report\n\t"
+                     "bx r1\n\t");
+#else
     __asm__ volatile("tst lr, #4\n\t"
                      "ite eq\n\t"
                      "mrseq r0, msp\n\t"
                      "mrsne r0, psp\n\t"
                      "b fault_report\n\t");
+#endif
 }
 
 void Default_Handler(void)

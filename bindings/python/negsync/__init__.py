@@ -33,7 +33,7 @@ library); ``ctypes.util.find_library("negsync")``.
 Errors: every refusal by the library, and arguments Python can check first, raise
 ``NegsyncError`` (``.code`` is one of the ``NEGSYNC_*`` constants), as the subclass for its code:
 ``NullParameter``, ``InvalidArgument``, ``MalformedMessage``, ``UnsupportedVersion``,
-``WrongState``, ``LimitExceeded``, ``Panic``, ``Internal``. Using a closed ``ItemSet``,
+``WrongState``, ``LimitExceeded``, ``Panic``, ``Internal``, ``NoMemory``. Using a closed ``ItemSet``,
 ``Session`` or ``SyncManager`` raises ``ValueError``; passing the wrong type raises
 ``TypeError``.
 """
@@ -47,6 +47,7 @@ from .errors import (
     NEGSYNC_INVALID_ARGUMENT,
     NEGSYNC_LIMIT_EXCEEDED,
     NEGSYNC_MALFORMED_MESSAGE,
+    NEGSYNC_NO_MEMORY,
     NEGSYNC_NULL_PARAMETER,
     NEGSYNC_OK,
     NEGSYNC_PANIC,
@@ -57,6 +58,7 @@ from .errors import (
     LimitExceeded,
     MalformedMessage,
     NegsyncError,
+    NoMemory,
     NullParameter,
     Panic,
     UnsupportedVersion,
@@ -116,6 +118,7 @@ __all__ = [
     "LimitExceeded",
     "Panic",
     "Internal",
+    "NoMemory",
     "id_for_key",
     "id_for_version",
     "result_str",
@@ -128,6 +131,7 @@ __all__ = [
     "NEGSYNC_LIMIT_EXCEEDED",
     "NEGSYNC_PANIC",
     "NEGSYNC_INTERNAL",
+    "NEGSYNC_NO_MEMORY",
     "SyncManager",
     "ManagerConfig",
     "ManagerStats",

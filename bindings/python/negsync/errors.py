@@ -16,6 +16,7 @@ NEGSYNC_WRONG_STATE = 5
 NEGSYNC_LIMIT_EXCEEDED = 6
 NEGSYNC_PANIC = 7
 NEGSYNC_INTERNAL = 8
+NEGSYNC_NO_MEMORY = 9
 
 #: Every result code by number, with its name as written in the header.
 RESULT_NAMES: Dict[int, str] = {
@@ -28,6 +29,7 @@ RESULT_NAMES: Dict[int, str] = {
     NEGSYNC_LIMIT_EXCEEDED: "NEGSYNC_LIMIT_EXCEEDED",
     NEGSYNC_PANIC: "NEGSYNC_PANIC",
     NEGSYNC_INTERNAL: "NEGSYNC_INTERNAL",
+    NEGSYNC_NO_MEMORY: "NEGSYNC_NO_MEMORY",
 }
 
 
@@ -96,6 +98,10 @@ class Internal(NegsyncError):
     """``NEGSYNC_INTERNAL``: an internal error (a bug in negsync, please report it)."""
 
 
+class NoMemory(NegsyncError):
+    """``NEGSYNC_NO_MEMORY``: the allocator refused memory for a buffer; the session failed."""
+
+
 #: The exception class of each failure code.
 ERROR_CLASSES: Dict[int, Type[NegsyncError]] = {
     NEGSYNC_NULL_PARAMETER: NullParameter,
@@ -106,4 +112,5 @@ ERROR_CLASSES: Dict[int, Type[NegsyncError]] = {
     NEGSYNC_LIMIT_EXCEEDED: LimitExceeded,
     NEGSYNC_PANIC: Panic,
     NEGSYNC_INTERNAL: Internal,
+    NEGSYNC_NO_MEMORY: NoMemory,
 }

@@ -114,8 +114,10 @@ def test_header_parser_finds_the_functions() -> None:
     assert functions["negsync_version"] == ("const char *", [])
 
 
-# Declared only under NEGSYNC_FIRMWARE, defined only in the bare-metal build (feature c-runtime).
-FIRMWARE_ONLY = {"negsync_set_allocator", "negsync_set_panic_hook"}
+# Declared only under NEGSYNC_FIRMWARE, defined only in the bare-metal build (feature c-runtime),
+# or (the critical section) defined by the firmware itself on a CPU without compare-and-swap.
+FIRMWARE_ONLY = {"negsync_set_allocator", "negsync_set_panic_hook",
+                 "negsync_critical_section_enter", "negsync_critical_section_exit"}
 
 
 def test_every_header_function_is_declared_with_its_exact_types() -> None:
@@ -193,7 +195,7 @@ def test_result_codes_match_the_header() -> None:
              and name not in ("NEGSYNC_ID_SIZE", "NEGSYNC_PEER_ID_SIZE",
                               "NEGSYNC_MIN_FRAME_SIZE_LIMIT")}
     assert int(defined["NEGSYNC_MIN_FRAME_SIZE_LIMIT"]) == negsync.NEGSYNC_MIN_FRAME_SIZE_LIMIT
-    assert len(codes) == 9
+    assert len(codes) == 10
     for name, value in codes.items():
         assert getattr(negsync, name) == value, name
         assert name in negsync.__all__
