@@ -8,10 +8,12 @@ use alloc::vec::Vec;
 use super::fingerprint::IdSum;
 use crate::id::Item;
 
-/// One sample is kept every this many items: a 32-byte sum and an 8-byte timestamp per 16 items,
-/// 2.5 bytes an item on top of the item's own 40. A range sum then adds or subtracts at most 8
-/// IDs at each end.
-pub(crate) const SAMPLE_EVERY: usize = 16;
+/// One sample is kept every this many items: a 32-byte sum and an 8-byte timestamp. With std,
+/// every 16 items: 2.5 bytes an item on top of the item's own 40, and a range sum adds or
+/// subtracts at most 8 IDs at each end. On firmware (no std), every 64: 0.6 bytes an item, which
+/// on a 64 KB board is room for about 50 more items a side, for at most 32 additions at each
+/// end, small beside the SHA-256 compression every fingerprint costs anyway.
+pub(crate) const SAMPLE_EVERY: usize = if cfg!(feature = "std") { 16 } else { 64 };
 
 /// `samples[k]` is the sum of the first `k * SAMPLE_EVERY` IDs; `items` below is always the
 /// slice the index was built on.
