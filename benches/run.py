@@ -544,7 +544,8 @@ def render_findings(results, profile):
         return groups[group] / sum(groups.values())
 
     def fact(label, name, key):
-        return breakdowns[label]["functions"][name][key]
+        # A profile from before a function existed counts it as never called.
+        return breakdowns[label]["functions"].get(name, {}).get(key, 0)
 
     def pct(value):
         return f"{100 * value:.1f}%"
