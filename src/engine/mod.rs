@@ -115,21 +115,22 @@ impl Engine {
     ) -> Result<Written, Error> {
         let ranges = Ranges::new(message)?;
         let mut round = Round::new(self, snapshot, side);
-        // Runs of fingerprint ranges wait here to be answered together (BATCH is 1 where
-        // fingerprints are worked out one at a time).
+        // Runs of fingerprint ranges wait here to be answered together, where fingerprints are
+        // hashed side by side (elsewhere the batch is 1 and nothing waits).
         let mut run = [Range::EMPTY; BATCH];
         let mut queued = 0;
+        let batch = round.batch();
         for range in ranges {
             let range = range?;
             // After a frame cut the rest is only checked: the closing fingerprint answers it.
             if round.is_cut() {
                 continue;
             }
-            if BATCH > 1 && matches!(range.payload, Payload::Fingerprint(_)) {
+            if batch > 1 && matches!(range.payload, Payload::Fingerprint(_)) {
                 run[queued] = range;
                 queued += 1;
-                if queued == BATCH {
-                    round.answer_fingerprints(&run, have, need)?;
+                if queued == batch {
+                    round.answer_fingerprints(&run[..queued], have, need)?;
                     queued = 0;
                 }
                 continue;

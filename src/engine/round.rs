@@ -3,7 +3,7 @@
 
 use alloc::vec::Vec;
 
-use super::fingerprint::{BATCH, IdSum, fingerprint_all};
+use super::fingerprint::{BATCH, IdSum, batch_size, fingerprint_each};
 use super::framing::Framing;
 use super::range_index::{RangeIndex, direct_sum};
 use super::{Engine, Side, Written};
@@ -40,20 +40,8 @@ pub(super) struct Round<'e> {
     emitted_index: usize,
     fingerprint_ranges: usize,
     cut: bool,
-}
-
-/// Fingerprints of consecutive ranges, worked out together.
-struct FingerprintRun {
-    fingerprints: [[u8; FINGERPRINT_SIZE]; BATCH],
-    len: usize,
-}
-
-impl core::ops::Deref for FingerprintRun {
-    type Target = [[u8; FINGERPRINT_SIZE]];
-
-    fn deref(&self) -> &Self::Target {
-        &self.fingerprints[..self.len]
-    }
+    /// How many fingerprints to work out together ([`batch_size`]).
+    batch: usize,
 }
 
 /// Where a message stood, to take back a piece that does not fit.
@@ -81,11 +69,17 @@ impl<'e> Round<'e> {
             emitted_index: engine.begin,
             fingerprint_ranges: 0,
             cut: false,
+            batch: batch_size(),
         }
     }
 
     pub(super) fn is_cut(&self) -> bool {
         self.cut
+    }
+
+    /// How many of the peer's fingerprint ranges to gather for [`answer_fingerprints`](Self::answer_fingerprints).
+    pub(super) fn batch(&self) -> usize {
+        self.batch
     }
 
     pub(super) fn finish(self) -> Written {
@@ -107,7 +101,7 @@ impl<'e> Round<'e> {
     }
 
     /// Answers a run of the peer's fingerprint ranges (at most [`BATCH`]), working out our
-    /// fingerprints of them together first: [`fingerprint_all`] hashes them side by side where
+    /// fingerprints of them together first: [`fingerprint_each`] hashes them side by side where
     /// that is faster.
     pub(super) fn answer_fingerprints(
         &mut self,
@@ -122,7 +116,8 @@ impl<'e> Round<'e> {
         for (i, range) in ranges.iter().enumerate() {
             edges[i + 1] = self.lower_bound(edges[i], &range.bound);
         }
-        let ours = self.fingerprints_between(&edges[..=ranges.len()]);
+        let mut ours = [[0; FINGERPRINT_SIZE]; BATCH];
+        self.fingerprints_between(&edges[..=ranges.len()], &mut ours);
         for (i, range) in ranges.iter().enumerate() {
             if self.cut {
                 break;
@@ -338,10 +333,18 @@ impl<'e> Round<'e> {
         let buckets = (room / TYPICAL_FINGERPRINT_RANGE)
             .clamp(2, BUCKETS)
             .min(count);
+        let (mut edges, mut fingerprints) = ([0; BATCH + 1], [[0; FINGERPRINT_SIZE]; BATCH]);
         let mut first = 0;
         while first < buckets {
-            let (edges, fingerprints) = self.bucket_fingerprints(lower, upper, buckets, first);
-            for (i, fingerprint) in fingerprints.iter().enumerate() {
+            let len = self.bucket_fingerprints(
+                lower,
+                upper,
+                buckets,
+                first,
+                &mut edges,
+                &mut fingerprints,
+            );
+            for (i, fingerprint) in fingerprints[..len].iter().enumerate() {
                 let next = edges[i + 1];
                 let next_bound = self.bucket_bound(next, upper, bound);
                 let start = self.mark();
@@ -354,7 +357,7 @@ impl<'e> Round<'e> {
                 }
                 self.emitted_index = next;
             }
-            first += fingerprints.len();
+            first += len;
         }
         Ok(())
     }
@@ -378,37 +381,47 @@ impl<'e> Round<'e> {
     }
 
     fn write_buckets(&mut self, lower: usize, upper: usize, bound: Bound, buckets: usize) {
+        let (mut edges, mut fingerprints) = ([0; BATCH + 1], [[0; FINGERPRINT_SIZE]; BATCH]);
         let mut first = 0;
         while first < buckets {
-            let (edges, fingerprints) = self.bucket_fingerprints(lower, upper, buckets, first);
-            for (i, fingerprint) in fingerprints.iter().enumerate() {
+            let len = self.bucket_fingerprints(
+                lower,
+                upper,
+                buckets,
+                first,
+                &mut edges,
+                &mut fingerprints,
+            );
+            for (i, fingerprint) in fingerprints[..len].iter().enumerate() {
                 let next_bound = self.bucket_bound(edges[i + 1], upper, bound);
                 self.writer.fingerprint(&next_bound, fingerprint);
                 self.fingerprint_ranges += 1;
             }
-            first += fingerprints.len();
+            first += len;
         }
     }
 
-    /// Buckets `first..` of `lower..upper` cut into `buckets` (as many as one batch holds):
-    /// their edges (bucket `first + i` is `edges[i]..edges[i + 1]`) and their fingerprints.
-    /// The first `count % buckets` buckets take one item more than the rest.
+    /// Buckets `first..` of `lower..upper` cut into `buckets` (as many as one batch holds): their
+    /// edges (bucket `first + i` is `edges[i]..edges[i + 1]`) and their fingerprints; returns how
+    /// many. The first `count % buckets` buckets take one item more than the rest.
     fn bucket_fingerprints(
         &self,
         lower: usize,
         upper: usize,
         buckets: usize,
         first: usize,
-    ) -> ([usize; BATCH + 1], FingerprintRun) {
+        edges: &mut [usize; BATCH + 1],
+        fingerprints: &mut [[u8; FINGERPRINT_SIZE]; BATCH],
+    ) -> usize {
         let count = upper - lower;
         let (per_bucket, with_extra) = (count / buckets, count % buckets);
         let edge = |bucket: usize| lower + bucket * per_bucket + bucket.min(with_extra);
-        let len = (buckets - first).min(BATCH);
-        let mut edges = [0; BATCH + 1];
+        let len = (buckets - first).min(self.batch);
         for (i, at) in edges[..=len].iter_mut().enumerate() {
             *at = edge(first + i);
         }
-        (edges, self.fingerprints_between(&edges[..=len]))
+        self.fingerprints_between(&edges[..=len], fingerprints);
+        len
     }
 
     /// The bound that ends a bucket at item `next`: the range's own bound at its end, else the
@@ -476,21 +489,13 @@ impl<'e> Round<'e> {
             .fingerprint((upper - lower) as u64)
     }
 
-    /// Our fingerprints of the ranges `edges[i]..edges[i + 1]`, worked out together.
-    fn fingerprints_between(&self, edges: &[usize]) -> FingerprintRun {
-        let mut inputs = [(IdSum::ZERO, 0); BATCH];
-        for (input, range) in inputs.iter_mut().zip(edges.windows(2)) {
-            *input = (
-                self.range_sum(range[0], range[1]),
-                (range[1] - range[0]) as u64,
-            );
-        }
-        let mut run = FingerprintRun {
-            fingerprints: [[0; FINGERPRINT_SIZE]; BATCH],
-            len: edges.len() - 1,
+    /// Our fingerprints of the ranges `edges[i]..edges[i + 1]`, worked out together, into `out`.
+    fn fingerprints_between(&self, edges: &[usize], out: &mut [[u8; FINGERPRINT_SIZE]]) {
+        let input = |i: usize| {
+            let (lower, upper) = (edges[i], edges[i + 1]);
+            (self.range_sum(lower, upper), (upper - lower) as u64)
         };
-        fingerprint_all(&inputs[..run.len], &mut run.fingerprints[..run.len]);
-        run
+        fingerprint_each(edges.len() - 1, input, out);
     }
 
     fn range_sum(&self, lower: usize, upper: usize) -> IdSum {
