@@ -555,8 +555,13 @@ def render_findings(results, profile):
 
     scalar = {label: fact(label, "sha256::compress256", "calls") for label in breakdowns}
     batches = {label: fact(label, "sha256_lanes::compress", "calls") for label in breakdowns}
-    per_scalar = fact("S1", "sha256::compress256", "inclusive") / max(1, scalar["S1"])
-    per_batch = fact("S1", "sha256_lanes::compress", "inclusive") / max(1, batches["S1"])
+    # Per call over every profiled exchange: an exchange may make no call of one kind.
+    def per_call(name, calls):
+        inclusive = sum(fact(label, name, "inclusive") for label in breakdowns)
+        return inclusive / max(1, sum(calls.values()))
+
+    per_scalar = per_call("sha256::compress256", scalar)
+    per_batch = per_call("sha256_lanes::compress", batches)
     outside = {
         label: (
             fact(label, "negsync::session::Session::reconcile_lent", "inclusive")
