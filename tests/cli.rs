@@ -5,31 +5,16 @@
 
 use std::collections::BTreeMap;
 use std::fs::{self, File};
-use std::io::{BufRead, BufReader, Write};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::mpsc;
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+#[path = "common/process.rs"]
+mod process;
+use process::{Server, TempDir};
+
 const NEGSYNC: &str = env!("CARGO_BIN_EXE_negsync");
-
-/// A directory under the system's temporary directory, removed when dropped.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> TempDir {
-        let path = std::env::temp_dir().join(format!("negsync-cli-{}-{name}", std::process::id()));
-        let _ = fs::remove_dir_all(&path);
-        fs::create_dir_all(&path).unwrap();
-        TempDir(path)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
-    }
-}
 
 fn write_file(root: &Path, key: &str, contents: &[u8], mtime: u64) {
     let path = root.join(key);
@@ -96,68 +81,9 @@ fn tree(root: &Path) -> BTreeMap<String, (Vec<u8>, u64)> {
     out
 }
 
-/// A running `negsync serve`, stopped when dropped; its output lines come through `lines`.
-struct Server {
-    child: Child,
-    lines: mpsc::Receiver<String>,
-    peer: String,
-    /// What it printed up to its `to sync:` line.
-    banner: Vec<String>,
-}
-
-impl Server {
-    fn start(mut command: Command) -> Server {
-        let mut child = command
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("starting negsync serve");
-        let stdout = child.stdout.take().unwrap();
-        let (send, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                if send.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let mut server = Server {
-            child,
-            lines,
-            peer: String::new(),
-            banner: Vec::new(),
-        };
-        loop {
-            let line = server.wait_for("");
-            server.banner.push(line.clone());
-            if line.contains("to sync:") {
-                server.peer = line.rsplit(' ').next().unwrap().to_string();
-                return server;
-            }
-        }
-    }
-
-    /// The next output line that contains `what` (the lines before it are printed).
-    fn wait_for(&self, what: &str) -> String {
-        loop {
-            let line = self
-                .lines
-                .recv_timeout(Duration::from_secs(30))
-                .unwrap_or_else(|_| panic!("negsync serve printed no {what:?}"));
-            println!("serve | {line}");
-            if line.contains(what) {
-                return line;
-            }
-        }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// `command`, a `negsync serve`, running with its output shown in the test's log.
+fn echoed_server(command: Command) -> Server {
+    Server::start(command, true)
 }
 
 fn run(mut command: Command) -> Output {
@@ -232,7 +158,7 @@ fn plain(args: &[&str]) -> Command {
 
 /// `negsync serve --dir DIR --allow ID`: a server only the endpoint `id` may sync with.
 fn serve_allowing(dir: &Path, id: &str) -> Server {
-    Server::start(plain(&[
+    echoed_server(plain(&[
         "serve",
         "--dir",
         dir.to_str().unwrap(),
@@ -243,9 +169,9 @@ fn serve_allowing(dir: &Path, id: &str) -> Server {
 
 #[test]
 fn two_processes_sync_10000_files_on_loopback() {
-    let (a, b) = (TempDir::new("loop-a"), TempDir::new("loop-b"));
+    let (a, b) = (TempDir::new("cli", "loop-a"), TempDir::new("cli", "loop-b"));
     make_dirs(&a.0, &b.0);
-    let key = TempDir::new("loop-key");
+    let key = TempDir::new("cli", "loop-key");
     let key = key.0.join("client.key");
     let client = client_id(&key);
     let server = serve_allowing(&a.0, &client);
@@ -272,8 +198,8 @@ fn client_id(path: &Path) -> String {
 
 #[test]
 fn clear_messages_for_bad_peers() {
-    let dir = TempDir::new("errors");
-    let server = Server::start(plain(&[
+    let dir = TempDir::new("cli", "errors");
+    let server = echoed_server(plain(&[
         "serve",
         "--dir",
         dir.0.to_str().unwrap(),
@@ -412,13 +338,16 @@ fn two_processes_sync_10000_files_between_network_namespaces() {
         Ok(namespaces) => namespaces,
         Err(why) => return skip(&format!("cannot set up network namespaces: {why}")),
     };
-    let (a, b) = (TempDir::new("netns-a"), TempDir::new("netns-b"));
+    let (a, b) = (
+        TempDir::new("cli", "netns-a"),
+        TempDir::new("cli", "netns-b"),
+    );
     make_dirs(&a.0, &b.0);
     let listen = format!("{}:0", Namespaces::ADDRS[0]);
-    let key = TempDir::new("netns-key");
+    let key = TempDir::new("cli", "netns-key");
     let key = key.0.join("client.key");
     let client = client_id(&key);
-    let server = Server::start(namespaces.exec(
+    let server = echoed_server(namespaces.exec(
         0,
         &[
             "serve",
@@ -451,9 +380,9 @@ fn two_processes_sync_10000_files_between_network_namespaces() {
 #[test]
 fn serve_refuses_unknown_endpoints_by_id_and_an_allow_file_can_make_a_peer_read_only() {
     let (a, b, keys) = (
-        TempDir::new("allow-a"),
-        TempDir::new("allow-b"),
-        TempDir::new("allow-keys"),
+        TempDir::new("cli", "allow-a"),
+        TempDir::new("cli", "allow-b"),
+        TempDir::new("cli", "allow-keys"),
     );
     write_file(&a.0, "shared.txt", b"from a", 1_700_000_000);
     write_file(&b.0, "mine.txt", b"from b", 1_700_000_000);
@@ -465,7 +394,7 @@ fn serve_refuses_unknown_endpoints_by_id_and_an_allow_file_can_make_a_peer_read_
         format!("# who may sync\n{reader} read   # the laptop\n"),
     )
     .unwrap();
-    let server = Server::start(plain(&[
+    let server = echoed_server(plain(&[
         "serve",
         "--dir",
         a.0.to_str().unwrap(),
@@ -502,11 +431,11 @@ fn serve_refuses_unknown_endpoints_by_id_and_an_allow_file_can_make_a_peer_read_
 
 #[test]
 fn serve_says_loudly_that_it_is_open() {
-    let (closed, open) = (TempDir::new("closed"), TempDir::new("open"));
+    let (closed, open) = (TempDir::new("cli", "closed"), TempDir::new("cli", "open"));
     let start = |dir: &Path, extra: &[&str]| {
         let mut command = plain(&["serve", "--dir", dir.to_str().unwrap()]);
         command.args(extra);
-        let server = Server::start(command);
+        let server = echoed_server(command);
         server.banner.join("\n")
     };
     let banner = start(&open.0, &["--open"]);
@@ -522,9 +451,9 @@ fn serve_says_loudly_that_it_is_open() {
 #[test]
 fn sync_retries_with_backoff_while_the_server_is_busy() {
     let (a, b, keys) = (
-        TempDir::new("busy-a"),
-        TempDir::new("busy-b"),
-        TempDir::new("busy-keys"),
+        TempDir::new("cli", "busy-a"),
+        TempDir::new("cli", "busy-b"),
+        TempDir::new("cli", "busy-keys"),
     );
     let key = keys.0.join("client.key");
     let id = client_id(&key);

@@ -3,8 +3,12 @@
 //! only. Runs with `--features iroh` (`make net-tests`).
 #![cfg(feature = "iroh")]
 
+#[path = "common/process.rs"]
+mod process;
+use process::TempDir;
+
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -100,25 +104,6 @@ impl Node {
             &Progress::new(),
         )
         .await
-    }
-}
-
-/// A directory under the system's temporary directory, removed when dropped.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> TempDir {
-        let path =
-            std::env::temp_dir().join(format!("negsync-hostile-{}-{name}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&path);
-        std::fs::create_dir_all(&path).unwrap();
-        TempDir(path)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
     }
 }
 
@@ -338,7 +323,7 @@ fn chain(error: &anyhow::Error) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stranger_can_neither_read_nor_write_and_its_id_is_reported() {
-    let dir = TempDir::new("stranger");
+    let dir = TempDir::new("hostile", "stranger");
     write_file(&dir.0, "private/secret.txt", b"secret", now() - 100);
     let mut server = serve_dir(&dir.0, Config::default()).await;
     let stranger = Node::new([doc("pushed.txt", now() - 10, b"pushed")]).await;
@@ -364,7 +349,7 @@ async fn a_stranger_can_neither_read_nor_write_and_its_id_is_reported() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_allowed_peer_syncs_and_a_read_only_one_only_reads() {
-    let dir = TempDir::new("allowed");
+    let dir = TempDir::new("hostile", "allowed");
     write_file(&dir.0, "shared.txt", b"shared", now() - 100);
     let writer = Node::new([doc("from-writer.txt", now() - 10, b"w")]).await;
     let reader = Node::new([doc("from-reader.txt", now() - 10, b"r")]).await;
@@ -398,7 +383,7 @@ async fn an_allowed_peer_syncs_and_a_read_only_one_only_reads() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_read_only_peer_that_sends_anyway_is_cut_off() {
-    let dir = TempDir::new("read-only-raw");
+    let dir = TempDir::new("hostile", "read-only-raw");
     let peer = endpoint().await;
     let mut server = serve_dir(&dir.0, allow(&[&peer], Permission::Read)).await;
     let mut raw = Raw::connect(&peer, &server.endpoint).await;
@@ -459,7 +444,7 @@ async fn the_api_refuses_by_default_in_respond_too() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_document_from_the_far_future_is_refused_and_replaces_nothing() {
-    let dir = TempDir::new("future");
+    let dir = TempDir::new("hostile", "future");
     write_file(&dir.0, "notes.txt", b"the real notes", now() - 100);
     let year_2255 = 9_000_000_000;
     let attacker = Node::new([
@@ -917,7 +902,7 @@ impl Node {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn keys_with_escapes_are_refused_and_shown_escaped() {
-    let dir = TempDir::new("escape-key");
+    let dir = TempDir::new("hostile", "escape-key");
     let attacker = Node::new([doc("evil\x1b[2J.txt", now() - 5, b"x")]).await;
     let mut server = serve_dir(&dir.0, allow(&[&attacker.endpoint], Permission::ReadWrite)).await;
     let stats = attacker
@@ -936,7 +921,7 @@ async fn keys_with_escapes_are_refused_and_shown_escaped() {
 
 #[test]
 fn refresh_rescans_at_most_once_per_interval_and_rereads_only_changed_files() {
-    let dir = TempDir::new("rescan");
+    let dir = TempDir::new("hostile", "rescan");
     for i in 0..10 {
         write_file(&dir.0, &format!("f{i}.txt"), b"a", now() - 100);
     }
@@ -969,7 +954,7 @@ fn refresh_rescans_at_most_once_per_interval_and_rereads_only_changed_files() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hellos_within_the_rescan_interval_walk_nothing_and_strangers_cost_no_walk() {
-    let dir = TempDir::new("hellos");
+    let dir = TempDir::new("hostile", "hellos");
     for i in 0..50 {
         write_file(&dir.0, &format!("f{i}.txt"), b"x", now() - 100);
     }
@@ -1096,7 +1081,7 @@ fn a_stuck_store_call_does_not_stall_other_sessions() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_received_file_is_flushed_with_its_directory() {
-    let dir = TempDir::new("durable");
+    let dir = TempDir::new("hostile", "durable");
     let client = Node::new([
         doc("a.txt", now() - 5, b"a"),
         doc("new/b.txt", now() - 5, b"b"),
@@ -1128,7 +1113,7 @@ async fn every_received_file_is_flushed_with_its_directory() {
 
 #[test]
 fn leftover_temporary_files_are_removed_by_the_next_scan() {
-    let dir = TempDir::new("leftovers");
+    let dir = TempDir::new("hostile", "leftovers");
     write_file(&dir.0, "keep.txt", b"keep", now() - 100);
     // Of a process that no longer runs (pid_max is at most 2^22 on Linux), and of this one.
     let dead = dir.0.join(".negsync-4294967295-7");
@@ -1149,7 +1134,7 @@ fn leftover_temporary_files_are_removed_by_the_next_scan() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unportable_keys_and_case_twins_are_refused() {
-    let dir = TempDir::new("portable");
+    let dir = TempDir::new("hostile", "portable");
     write_file(&dir.0, "Notes/todo.txt", b"mine", now() - 100);
     write_file(&dir.0, "caf\u{e9}.txt", b"mine", now() - 100);
     let attacker = Node::new([
@@ -1192,7 +1177,7 @@ async fn unportable_keys_and_case_twins_are_refused() {
 
 #[test]
 fn local_twins_and_unportable_names_are_left_out_with_a_message() {
-    let dir = TempDir::new("local-twins");
+    let dir = TempDir::new("hostile", "local-twins");
     for key in [
         "Notes.txt",
         "notes.txt",
@@ -1359,7 +1344,7 @@ async fn load_200_honest_clients_finish_while_20_slow_peers_trickle() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_file_over_the_clients_limit_is_never_sent() {
-    let dir = TempDir::new("big-file");
+    let dir = TempDir::new("hostile", "big-file");
     // 20 MiB, sparse. The scan hashes it in 64 KiB chunks; to send, the server takes its size
     // from its index and answers TooLarge without reading it.
     let big = std::fs::File::create(dir.0.join("big.bin")).unwrap();
@@ -1451,7 +1436,7 @@ fn temp_files(dir: &Path) -> usize {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_large_document_reaches_the_store_in_chunks_of_a_frame() {
-    let dir = TempDir::new("chunks");
+    let dir = TempDir::new("hostile", "chunks");
     let big: Vec<u8> = (0..(1u32 << 20)).map(|i| (i * 7 + i / 251) as u8).collect();
     let client = Node::new([doc("big.bin", now() - 5, &big)]).await;
     let chunks = Arc::new(Mutex::new(Vec::new()));
@@ -1486,7 +1471,7 @@ async fn a_large_document_reaches_the_store_in_chunks_of_a_frame() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_streamed_document_that_does_not_match_its_id_leaves_nothing() {
-    let dir = TempDir::new("stream-mismatch");
+    let dir = TempDir::new("hostile", "stream-mismatch");
     let peer = endpoint().await;
     let mut server = serve_dir(&dir.0, allow(&[&peer], Permission::ReadWrite)).await;
     let mut raw = Raw::connect(&peer, &server.endpoint).await;

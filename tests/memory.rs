@@ -6,11 +6,14 @@
 #![cfg(all(feature = "iroh", target_os = "linux"))]
 
 use std::fs::{self, File};
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
 use std::time::{Duration, Instant, UNIX_EPOCH};
+
+#[path = "common/process.rs"]
+mod process;
+use process::{Server, TempDir};
 
 const NEGSYNC: &str = env!("CARGO_BIN_EXE_negsync");
 
@@ -43,25 +46,6 @@ const PER_SESSION: u64 = 4 * FRAME + 4 * QUIC_STREAM_WINDOW;
 /// the runtime's and iroh's buffers.
 const FIXED: u64 = 24 * MIB;
 
-/// A directory under the system's temporary directory, removed when dropped.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> TempDir {
-        let path =
-            std::env::temp_dir().join(format!("negsync-memory-{}-{name}", std::process::id()));
-        let _ = fs::remove_dir_all(&path);
-        fs::create_dir_all(&path).unwrap();
-        TempDir(path)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
-    }
-}
-
 /// A file of `size` bytes drawn from `seed` (not sparse: every byte is read, sent and hashed).
 fn write_file(path: &Path, size: u64, seed: u64) {
     let mut file = File::create(path).unwrap();
@@ -78,71 +62,24 @@ fn write_file(path: &Path, size: u64, seed: u64) {
         .unwrap();
 }
 
-/// A running `negsync serve`, stopped when dropped.
-struct Server {
-    child: Child,
-    lines: mpsc::Receiver<String>,
-    peer: String,
+/// A running `negsync serve` of `dir`, open to anyone.
+fn serve(dir: &Path) -> Server {
+    let mut command = Command::new(NEGSYNC);
+    command
+        .args(["serve", "--dir", dir.to_str().unwrap(), "--open"])
+        .args(["--frame-limit", &FRAME.to_string()]);
+    Server::start(command, false)
 }
 
-impl Server {
-    fn start(dir: &Path) -> Server {
-        let mut child = Command::new(NEGSYNC)
-            .args(["serve", "--dir", dir.to_str().unwrap(), "--open"])
-            .args(["--frame-limit", &FRAME.to_string()])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("starting negsync serve");
-        let stdout = child.stdout.take().unwrap();
-        let (send, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                if send.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let mut server = Server {
-            child,
-            lines,
-            peer: String::new(),
-        };
-        let banner = server.wait_for("to sync:");
-        server.peer = banner.rsplit(' ').next().unwrap().to_string();
-        server
-    }
-
-    fn wait_for(&self, what: &str) -> String {
-        loop {
-            let line = self
-                .lines
-                .recv_timeout(Duration::from_secs(120))
-                .unwrap_or_else(|_| panic!("negsync serve printed no {what:?}"));
-            if line.contains(what) {
-                return line;
-            }
-        }
-    }
-
-    /// The process's peak resident size so far, in bytes.
-    fn peak(&self) -> u64 {
-        let status = fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
-        status
-            .lines()
-            .find_map(|line| line.strip_prefix("VmHWM:"))
-            .and_then(|rest| rest.trim().strip_suffix("kB"))
-            .map(|kib| kib.trim().parse::<u64>().unwrap() * KIB)
-            .expect("VmHWM in /proc/PID/status")
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// The peak resident size so far of process `pid`, in bytes.
+fn peak(pid: u32) -> u64 {
+    let status = fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmHWM:"))
+        .and_then(|rest| rest.trim().strip_suffix("kB"))
+        .map(|kib| kib.trim().parse::<u64>().unwrap() * KIB)
+        .expect("VmHWM in /proc/PID/status")
 }
 
 /// What one run measured.
@@ -163,7 +100,7 @@ impl Run {
 /// `sessions` clients sync with one server at once: each fetches the server's file and sends
 /// its own, both [`FILE_SIZE`].
 fn run(sessions: usize) -> Run {
-    let root = TempDir::new(&format!("{sessions}"));
+    let root = TempDir::new("memory", &format!("{sessions}"));
     let served = root.0.join("served");
     fs::create_dir(&served).unwrap();
     write_file(&served.join("shared.bin"), FILE_SIZE, 1);
@@ -179,8 +116,8 @@ fn run(sessions: usize) -> Run {
             dir
         })
         .collect();
-    let server = Server::start(&served);
-    let idle = server.peak();
+    let server = serve(&served);
+    let idle = peak(server.pid());
     let started = Instant::now();
     let children: Vec<Child> = clients
         .iter()
@@ -211,7 +148,7 @@ fn run(sessions: usize) -> Run {
         server.wait_for("synced with");
     }
     let took = started.elapsed();
-    let peak = server.peak();
+    let peak = peak(server.pid());
     // Every file arrived whole on both sides.
     for (n, dir) in clients.iter().enumerate() {
         assert_eq!(
