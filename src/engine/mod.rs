@@ -126,7 +126,8 @@ impl Engine {
             if round.is_cut() {
                 continue;
             }
-            if batch > 1 && matches!(range.payload, Payload::Fingerprint(_)) {
+            // BATCH first: where it is 1 the compiler drops the gathering altogether.
+            if BATCH > 1 && batch > 1 && matches!(range.payload, Payload::Fingerprint(_)) {
                 run[queued] = range;
                 queued += 1;
                 if queued == batch {

@@ -333,33 +333,24 @@ impl<'e> Round<'e> {
         let buckets = (room / TYPICAL_FINGERPRINT_RANGE)
             .clamp(2, BUCKETS)
             .min(count);
-        let (mut edges, mut fingerprints) = ([0; BATCH + 1], [[0; FINGERPRINT_SIZE]; BATCH]);
-        let mut first = 0;
-        while first < buckets {
-            let len = self.bucket_fingerprints(
-                lower,
-                upper,
-                buckets,
-                first,
-                &mut edges,
-                &mut fingerprints,
-            );
-            for (i, fingerprint) in fingerprints[..len].iter().enumerate() {
-                let next = edges[i + 1];
-                let next_bound = self.bucket_bound(next, upper, bound);
-                let start = self.mark();
-                self.flush_skip();
-                self.writer.fingerprint(&next_bound, fingerprint);
-                self.fingerprint_ranges += 1;
-                if self.writer.len() > capacity {
-                    self.rewind(start);
-                    return self.cut_or_fail();
+        let all_fit =
+            self.for_each_bucket(lower, upper, buckets, &mut |round, next, fingerprint| {
+                let next_bound = round.bucket_bound(next, upper, bound);
+                let start = round.mark();
+                round.flush_skip();
+                round.writer.fingerprint(&next_bound, fingerprint);
+                round.fingerprint_ranges += 1;
+                if round.writer.len() > capacity {
+                    round.rewind(start);
+                    return false;
                 }
-                self.emitted_index = next;
-            }
-            first += len;
+                round.emitted_index = next;
+                true
+            });
+        match all_fit {
+            true => Ok(()),
+            false => self.cut_or_fail(),
         }
-        Ok(())
     }
 
     /// A piece does not fit: cut the message here, unless nothing is in it yet (a message of
@@ -381,47 +372,44 @@ impl<'e> Round<'e> {
     }
 
     fn write_buckets(&mut self, lower: usize, upper: usize, bound: Bound, buckets: usize) {
-        let (mut edges, mut fingerprints) = ([0; BATCH + 1], [[0; FINGERPRINT_SIZE]; BATCH]);
-        let mut first = 0;
-        while first < buckets {
-            let len = self.bucket_fingerprints(
-                lower,
-                upper,
-                buckets,
-                first,
-                &mut edges,
-                &mut fingerprints,
-            );
-            for (i, fingerprint) in fingerprints[..len].iter().enumerate() {
-                let next_bound = self.bucket_bound(edges[i + 1], upper, bound);
-                self.writer.fingerprint(&next_bound, fingerprint);
-                self.fingerprint_ranges += 1;
-            }
-            first += len;
-        }
+        self.for_each_bucket(lower, upper, buckets, &mut |round, next, fingerprint| {
+            let next_bound = round.bucket_bound(next, upper, bound);
+            round.writer.fingerprint(&next_bound, fingerprint);
+            round.fingerprint_ranges += 1;
+            true
+        });
     }
 
-    /// Buckets `first..` of `lower..upper` cut into `buckets` (as many as one batch holds): their
-    /// edges (bucket `first + i` is `edges[i]..edges[i + 1]`) and their fingerprints; returns how
-    /// many. The first `count % buckets` buckets take one item more than the rest.
-    fn bucket_fingerprints(
-        &self,
+    /// Calls `write` for each bucket of `lower..upper` cut into `buckets`, in order, with where
+    /// the bucket ends and its fingerprint (worked out a batch at a time); stops at the first
+    /// bucket `write` refuses, and says whether it took them all. The first `count % buckets`
+    /// buckets take one item more than the rest.
+    fn for_each_bucket(
+        &mut self,
         lower: usize,
         upper: usize,
         buckets: usize,
-        first: usize,
-        edges: &mut [usize; BATCH + 1],
-        fingerprints: &mut [[u8; FINGERPRINT_SIZE]; BATCH],
-    ) -> usize {
+        write: &mut dyn FnMut(&mut Self, usize, &[u8; FINGERPRINT_SIZE]) -> bool,
+    ) -> bool {
         let count = upper - lower;
         let (per_bucket, with_extra) = (count / buckets, count % buckets);
         let edge = |bucket: usize| lower + bucket * per_bucket + bucket.min(with_extra);
-        let len = (buckets - first).min(self.batch);
-        for (i, at) in edges[..=len].iter_mut().enumerate() {
-            *at = edge(first + i);
+        let (mut edges, mut fingerprints) = ([0; BATCH + 1], [[0; FINGERPRINT_SIZE]; BATCH]);
+        let mut first = 0;
+        while first < buckets {
+            let len = (buckets - first).min(self.batch).min(BATCH);
+            for (i, at) in edges[..=len].iter_mut().enumerate() {
+                *at = edge(first + i);
+            }
+            self.fingerprints_between(&edges[..=len], &mut fingerprints);
+            for (i, fingerprint) in fingerprints[..len].iter().enumerate() {
+                if !write(self, edges[i + 1], fingerprint) {
+                    return false;
+                }
+            }
+            first += len;
         }
-        self.fingerprints_between(&edges[..=len], fingerprints);
-        len
+        true
     }
 
     /// The bound that ends a bucket at item `next`: the range's own bound at its end, else the
