@@ -13,6 +13,9 @@ size_t board_heap_size(void);
 /* Bytes of .text and .rodata linked from libnegsync.a (all the Rust code in the image). */
 size_t board_rust_text(void);
 size_t board_rust_rodata(void);
+/* Splits `line` in place at spaces into at most `capacity - 1` words, then a NULL; returns how
+ * many (command_line.c). */
+int board_split_words(char *line, char **words, int capacity);
 #ifdef __PICOLIBC__
 /* The command line from the debugger (picolibc's crt0 passes main none). */
 int board_command_line(char ***argv);

@@ -59,22 +59,11 @@ int board_command_line(char ***argv)
 {
     static char line[160];
     static char *words[12];
-    int argc = 0;
     if (sys_semihost_get_cmdline(line, (int)sizeof line) == 0) {
         line[sizeof line - 1] = '\0';
-        for (char *p = line; *p && argc < (int)(sizeof words / sizeof *words) - 1;) {
-            while (*p == ' ') {
-                *p++ = '\0';
-            }
-            if (*p) {
-                words[argc++] = p;
-                while (*p && *p != ' ') {
-                    ++p;
-                }
-            }
-        }
+    } else {
+        line[0] = '\0';
     }
-    words[argc] = NULL;
     *argv = words;
-    return argc;
+    return board_split_words(line, words, (int)(sizeof words / sizeof *words));
 }

@@ -168,7 +168,8 @@ link_image() { # board, rust target, compiler flags...
   arm-none-eabi-gcc "$@" "${CFLAGS[@]}" -DNEGSYNC_FIRMWARE -DBOARD="\"$board\"" \
     --specs=nano.specs -nostartfiles -L "$FW" -T "$FW/$board.ld" \
     -Wl,--gc-sections -Wl,--no-warn-execstack -Wl,-Map="$OUT/$board.map" \
-    "$FW/main.c" "$FW/startup.c" "$FW/syscalls.c" "$FW/aeabi_mem.c" "$FW/critical_section.c" \
+    "$FW/main.c" "$FW/startup.c" "$FW/syscalls.c" "$FW/command_line.c" "$FW/aeabi_mem.c" \
+    "$FW/critical_section.c" \
     -lc "target/$target/firmware/libnegsync.a" -o "$OUT/$board.elf"
 }
 link_image mps2-an385 thumbv7m-none-eabi "${M3[@]}"
@@ -182,7 +183,7 @@ link_image microbit thumbv6m-none-eabi "${M0[@]}" -DBATCH=8 -DMAX_DIFF=1024
 riscv64-unknown-elf-gcc -march=rv32imc -mabi=ilp32 --specs=picolibc.specs --oslib=semihost \
   --crt0=semihost "${CFLAGS[@]}" -DNEGSYNC_FIRMWARE -DBOARD='"riscv32-virt"' -DPANIC_TEST \
   -T "$FW/riscv32-virt.ld" -Wl,--gc-sections -Wl,-Map="$OUT/riscv32-virt.map" \
-  "$FW/main.c" "$FW/board_riscv.c" "$FW/critical_section.c" \
+  "$FW/main.c" "$FW/board_riscv.c" "$FW/command_line.c" "$FW/critical_section.c" \
   target/riscv32imc-unknown-none-elf/firmware/libnegsync.a -o "$OUT/riscv32-virt.elf"
 cc -std=c99 -Wall -Wextra -Wpedantic -Werror -O1 -g -Iinclude -DNEGSYNC_HOST \
   "$FW/main.c" target/release/libnegsync.a -lpthread -lm -ldl -lrt -lutil -lgcc_s -o "$OUT/host"

@@ -7,6 +7,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "board.h"
+
 enum {
     SYS_OPEN = 0x01,
     SYS_WRITE = 0x05,
@@ -139,22 +141,11 @@ int semihosting_args(char ***argv)
     static char line[160];
     static char *words[12];
     uint32_t block[2] = {(uint32_t)(uintptr_t)line, sizeof line - 1};
-    int argc = 0;
     if (semihost(SYS_GET_CMDLINE, block) == 0) {
         line[block[1] < sizeof line ? block[1] : sizeof line - 1] = '\0';
-        for (char *p = line; *p && argc < (int)(sizeof words / sizeof *words) - 1;) {
-            while (*p == ' ') {
-                *p++ = '\0';
-            }
-            if (*p) {
-                words[argc++] = p;
-                while (*p && *p != ' ') {
-                    ++p;
-                }
-            }
-        }
+    } else {
+        line[0] = '\0';
     }
-    words[argc] = NULL;
     *argv = words;
-    return argc;
+    return board_split_words(line, words, (int)(sizeof words / sizeof *words));
 }
