@@ -658,18 +658,6 @@ NEGSYNC_NODISCARD
 negsync_result negsync_set_panic_hook(negsync_panic_fn hook);
 #endif
 
-#if (!defined(NEGSYNC_FEATURE_STD) && defined(NEGSYNC_FIRMWARE))
-/**
- * Provided by the firmware: masks interrupts (and on a multi-core chip takes a hardware
- * lock) and returns what `negsync_critical_section_exit` needs to restore the state.
- */
-extern uint32_t negsync_critical_section_enter(void);
-#endif
-
-#if (!defined(NEGSYNC_FEATURE_STD) && defined(NEGSYNC_FIRMWARE))
-extern void negsync_critical_section_exit(uint32_t state);
-#endif
-
 /**
  * Creates a session over a snapshot of `set` taken now, in `*out`; later changes to the set do
  * not affect it, and the set may be freed while the session lives. When the set has not changed
