@@ -1,11 +1,10 @@
 //! What a handle remembers about the calls made on it: why the last one failed, and whether a
 //! panic inside one left it untrustworthy.
 
-use alloc::borrow::ToOwned;
 use alloc::ffi::CString;
 #[cfg(feature = "std")]
 use alloc::string::ToString;
-use core::ffi::c_char;
+use core::ffi::{CStr, c_char};
 
 use super::boundary::{borrow_mut, catch, guard};
 use super::result::{
@@ -13,12 +12,21 @@ use super::result::{
 };
 use crate::Error;
 
+/// A call's error text. Only an error that carries details costs an allocation: a call that
+/// succeeds allocates nothing here (the firmware's allocation budget counts on it), and neither
+/// does the report of running out of memory, which must not need memory itself.
+#[derive(Default)]
+enum LastError {
+    #[default]
+    None,
+    Static(&'static CStr),
+    Owned(CString),
+}
+
 #[derive(Default)]
 pub(crate) struct CallRecord {
-    /// Detail of the last failed mutating call, NUL-terminated; none after one that succeeded.
-    /// (None rather than an empty `CString`, which is an allocation: a call that succeeds
-    /// allocates nothing here, which the firmware's allocation budget counts on.)
-    last_error: Option<CString>,
+    /// Detail of the last failed mutating call, NUL-terminated; empty after one that succeeded.
+    last_error: LastError,
     /// Set when a panic was caught inside a call: the handle's state is not trusted again.
     poisoned: bool,
 }
@@ -33,14 +41,14 @@ impl CallRecord {
         body: impl FnOnce(T) -> Result<(), Error>,
     ) -> negsync_result {
         if self.poisoned {
-            self.last_error = Some(c"poisoned by an earlier panic".to_owned());
+            self.last_error = LastError::Static(c"poisoned by an earlier panic");
             return NEGSYNC_WRONG_STATE;
         }
-        self.last_error = None;
+        self.last_error = LastError::None;
         let checked = match precondition {
             Ok(checked) => checked,
             Err(code) => {
-                self.last_error = Some(describe(code).to_owned());
+                self.last_error = LastError::Static(describe(code));
                 return code;
             }
         };
@@ -52,7 +60,7 @@ impl CallRecord {
             }
             Err(()) => {
                 self.poisoned = true;
-                self.last_error = Some(c"a panic was caught; the handle is poisoned".to_owned());
+                self.last_error = LastError::Static(c"a panic was caught; the handle is poisoned");
                 NEGSYNC_PANIC
             }
         }
@@ -64,25 +72,35 @@ impl CallRecord {
 
     pub(crate) fn last_error(&self) -> *const c_char {
         match &self.last_error {
-            Some(text) => text.as_ptr(),
-            None => c"".as_ptr(),
+            LastError::None => c"".as_ptr(),
+            LastError::Static(text) => text.as_ptr(),
+            LastError::Owned(text) => text.as_ptr(),
         }
     }
 }
 
-/// The text `last_error` gives for an error: its `Display` with std.
+/// The text `last_error` gives for an error: running out of memory is described without
+/// allocating; any other error by [`detailed_text`].
+fn error_text(error: &Error) -> LastError {
+    match error {
+        Error::OutOfMemory => LastError::Static(describe(code_of(error))),
+        _ => detailed_text(error).map_or(LastError::None, LastError::Owned),
+    }
+}
+
+/// The text of an error: its `Display` with std.
 #[cfg(feature = "std")]
-fn error_text(error: &Error) -> Option<CString> {
+fn detailed_text(error: &Error) -> Option<CString> {
     CString::new(error.to_string()).ok()
 }
 
-/// The text `last_error` gives for an error, without std: the code's description and the reason
+/// The text of an error without std: the code's description and the reason
 /// the error carries (a static text, which limit, or where a malformed message went wrong),
 /// written without `core::fmt`, which this leaves out of the firmware image (about 3 KB of code
 /// on Cortex-M3, measured). The numbers `Display` adds (a version byte, a mode, a prefix
 /// length) are left out.
 #[cfg(not(feature = "std"))]
-fn error_text(error: &Error) -> Option<CString> {
+fn detailed_text(error: &Error) -> Option<CString> {
     use crate::Limit;
     let mut text = alloc::vec::Vec::new();
     text.extend_from_slice(describe(code_of(error)).to_bytes());
