@@ -760,6 +760,22 @@ negsync_result negsync_session_need_ids(const struct negsync_session *session,
                                         size_t *count);
 
 /**
+ * Initiator only: forgets the have/need IDs found so far (read them first), keeping the room
+ * they took, so that `negsync_session_have_ids` and `negsync_session_need_ids` then list only
+ * what later rounds find. For firmware that acts on IDs as each round brings them: the session's
+ * memory is then bounded by one round's findings, not by the number of differences. The
+ * counts in `negsync_session_stats` still include forgotten IDs. An honest peer makes each ID
+ * found once per exchange; a faulty or hostile one can send an ID again, and once forgotten it
+ * is listed again. Allocates nothing. Invalidates the lists lent out before.
+ * `NEGSYNC_WRONG_STATE` for a responder or a session that has not initiated.
+ *
+ * # Safety
+ * `session` is a live session.
+ */
+NEGSYNC_NODISCARD
+negsync_result negsync_session_forget_ids(struct negsync_session *session);
+
+/**
  * True when the exchange is over for this side; false for NULL or a poisoned session.
  *
  * # Safety

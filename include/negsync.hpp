@@ -328,6 +328,9 @@ public:
         detail::check(negsync_session_need_ids(handle_, &ids, &count), "negsync_session_need_ids");
         return IdList(ids, count);
     }
+    /// Forgets the have/need IDs found so far (initiator; read them first): the lists then hold
+    /// only what later rounds find. See negsync_session_forget_ids.
+    void forget_ids() { check(negsync_session_forget_ids(handle_), "negsync_session_forget_ids"); }
     bool is_complete() const noexcept { return negsync_session_is_complete(handle_); }
 
     negsync_limits limits() const {

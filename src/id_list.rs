@@ -10,10 +10,8 @@ pub(crate) struct IdList {
     ids: Vec<Id>,
     #[cfg(feature = "std")]
     seen: std::collections::HashSet<Id>,
-    /// Without std: positions in `ids`, ordered by ID (4 bytes an ID and no tree code, where
-    /// memory and flash are scarce; inserting is O(n), fine at firmware sizes).
-    #[cfg(not(feature = "std"))]
-    sorted: Vec<u32>,
+    /// IDs dropped by [`clear`](Self::clear), counted so that totals survive it.
+    cleared: u64,
 }
 
 impl IdList {
@@ -44,54 +42,57 @@ impl IdList {
         for read in start..self.ids.len() {
             let id = self.ids[read];
             let repeat = kept > start && self.ids[kept - 1] == id;
-            if repeat || self.held(&id) {
+            if repeat || self.held(&id, start) {
                 continue;
             }
             self.ids[kept] = id;
             kept += 1;
         }
         self.ids.truncate(kept);
+        #[cfg(feature = "std")]
         for position in start..kept {
-            #[cfg(feature = "std")]
             self.seen.insert(self.ids[position]);
-            #[cfg(not(feature = "std"))]
-            {
-                let id = self.ids[position];
-                let at = self.sorted.partition_point(|&i| self.ids[i as usize] < id);
-                self.sorted.insert(at, position as u32);
-            }
         }
     }
 
-    /// True when `id` is among the IDs already kept (those absorbed before).
-    fn held(&self, id: &Id) -> bool {
+    /// True when `id` is among the IDs kept before position `start` (those absorbed before).
+    /// Without std the list itself is searched: no index beside it (4 bytes an ID, and a
+    /// second block growing beside the list, where a firmware heap is scarce); O(n) an ID is
+    /// fine at the few hundred IDs a microcontroller's RAM holds.
+    fn held(&self, id: &Id, start: usize) -> bool {
         #[cfg(feature = "std")]
-        return self.seen.contains(id);
+        {
+            let _ = start;
+            self.seen.contains(id)
+        }
         #[cfg(not(feature = "std"))]
-        self.sorted
-            .binary_search_by(|&i| self.ids[i as usize].cmp(id))
-            .is_ok()
+        self.ids[..start].contains(id)
     }
 
     /// Makes room for `additional` more IDs, or says the allocator refused (nothing changed).
-    /// Grows by at least half the capacity: fewer moves than growing exactly, less spare room
-    /// than doubling (a firmware heap counts both).
     pub(crate) fn try_reserve(
         &mut self,
         additional: usize,
     ) -> Result<(), alloc::collections::TryReserveError> {
-        let needed = self.ids.len().saturating_add(additional);
-        let capacity = self.ids.capacity();
-        if needed <= capacity {
-            return Ok(());
-        }
-        let target = needed.max(capacity + capacity / 2);
-        self.ids.try_reserve_exact(target - self.ids.len())?;
+        let before = self.ids.capacity();
+        make_room(&mut self.ids, additional)?;
         #[cfg(feature = "std")]
-        self.seen.try_reserve(target - self.seen.len())?;
+        if self.ids.capacity() != before {
+            self.seen
+                .try_reserve(self.ids.capacity() - self.seen.len())?;
+        }
         #[cfg(not(feature = "std"))]
-        self.sorted.try_reserve_exact(target - self.sorted.len())?;
+        let _ = before;
         Ok(())
+    }
+
+    /// Drops every ID, keeping the room they took (the next rounds fill it again). An ID
+    /// added after this is kept even if it was among those dropped.
+    pub(crate) fn clear(&mut self) {
+        self.cleared += self.ids.len() as u64;
+        self.ids.clear();
+        #[cfg(feature = "std")]
+        self.seen.clear();
     }
 
     pub(crate) fn ids(&self) -> &[Id] {
@@ -101,6 +102,26 @@ impl IdList {
     pub(crate) fn len(&self) -> usize {
         self.ids.len()
     }
+
+    /// How many IDs the list has kept in all, those dropped by [`clear`](Self::clear) included.
+    pub(crate) fn total(&self) -> u64 {
+        self.cleared + self.ids.len() as u64
+    }
+}
+
+/// Makes room in a list of found IDs for `additional` more, or says the allocator refused
+/// (nothing changed). Grows by at least half the capacity: fewer moves than growing exactly,
+/// less spare room than doubling (a firmware heap counts both).
+pub(crate) fn make_room(
+    ids: &mut Vec<Id>,
+    additional: usize,
+) -> Result<(), alloc::collections::TryReserveError> {
+    let needed = ids.len().saturating_add(additional);
+    let capacity = ids.capacity();
+    if needed <= capacity {
+        return Ok(());
+    }
+    ids.try_reserve_exact(needed.max(capacity + capacity / 2) - ids.len())
 }
 
 #[cfg(test)]
@@ -116,5 +137,24 @@ mod tests {
         let order: Vec<u8> = list.ids().iter().map(|id| id.0[0]).collect();
         assert_eq!(order, [5, 3, 9, 1]);
         assert_eq!(list.len(), 4);
+    }
+
+    #[test]
+    fn clearing_drops_the_ids_and_keeps_their_count_and_room() {
+        let mut list = IdList::default();
+        list.try_reserve(8).unwrap();
+        for byte in [1u8, 2, 3] {
+            list.add(Id([byte; 32]));
+        }
+        let room = list.ids.capacity();
+        list.clear();
+        assert_eq!(
+            (list.len(), list.total(), list.ids.capacity()),
+            (0, 3, room)
+        );
+        list.add(Id([2; 32]));
+        list.add(Id([4; 32]));
+        let order: Vec<u8> = list.ids().iter().map(|id| id.0[0]).collect();
+        assert_eq!((order, list.total()), (vec![2, 4], 5));
     }
 }

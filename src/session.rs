@@ -293,12 +293,8 @@ impl Session {
 
     fn initiator_step(&mut self, message: &[u8]) -> Result<(Reply, bool), Error> {
         // The engine appends what it finds to the kept lists (no copy through per-round lists),
-        // which then keep each new ID once. Room first, with `try_reserve` (running out of
-        // memory is then an error, not an abort): an eighth of a frame's IDs, what a round
-        // usually finds; a round that finds more grows a list inside the engine, by doubling.
-        let headroom = (self.frame_size_limit.min(MOST_RESERVED_FRAME) / ID_SIZE / 8).max(1);
-        self.have.try_reserve(headroom)?;
-        self.need.try_reserve(headroom)?;
+        // making room in them as it goes with `try_reserve` (running out of memory is then an
+        // error, not an abort); the lists then keep each new ID once.
         let (have_start, need_start) = (self.have.len(), self.need.len());
         let found = self.engine.reconcile(
             &self.snapshot,
@@ -378,6 +374,25 @@ impl Session {
     pub fn need_ids(&self) -> Result<&[Id], Error> {
         self.ensure_initiator()?;
         Ok(self.need.ids())
+    }
+
+    /// Initiator only: forgets the have/need IDs found so far, keeping the room they took, so
+    /// that the lists hold only what later rounds find. For a node that acts on IDs as each
+    /// round brings them (a microcontroller sending and asking for documents as it goes): its
+    /// memory is then bounded by a round's findings, not by the number of differences. An ID
+    /// is found once in an exchange with an honest peer; a faulty or hostile one can send an
+    /// ID again, and once forgotten it is listed again.
+    pub fn forget_ids(&mut self) -> Result<(), Error> {
+        self.ensure_initiator()?;
+        self.have.clear();
+        self.need.clear();
+        Ok(())
+    }
+
+    /// Initiator only: how many have and need IDs were found in all, forgotten ones included.
+    pub fn found_counts(&self) -> Result<(u64, u64), Error> {
+        self.ensure_initiator()?;
+        Ok((self.have.total(), self.need.total()))
     }
 
     fn ensure_initiator(&self) -> Result<(), Error> {

@@ -82,6 +82,55 @@ fn random_sets_give_the_exact_difference_under_every_frame_limit_pair() {
     }
 }
 
+/// A node that acts on IDs as each round brings them reads the lists and forgets them every
+/// round: what it read adds up to the exact differences, and the totals count every ID listed.
+/// (A V1 peer can list an ID again after a frame cut, so a forgotten ID may come back.)
+#[test]
+fn ids_read_and_forgotten_each_round_add_up_to_the_exact_differences() {
+    let mut rng = Rng::new(0x666f_7267_6574);
+    let (a, b) = random_pair(&mut rng, 3000, 150, 150, 500);
+    let mut most_rounds_with_findings = 0;
+    for limits in LIMIT_PAIRS {
+        let mut initiator = Session::new(set_of(&a).snapshot(), limits.0).unwrap();
+        let mut responder = Session::new(set_of(&b).snapshot(), limits.1).unwrap();
+        let mut message = initiator.initiate().unwrap();
+        let (mut have, mut need) = (BTreeSet::new(), BTreeSet::new());
+        let (mut have_listed, mut need_listed) = (0, 0);
+        let mut rounds_with_findings = 0;
+        loop {
+            let reply = responder.reconcile(&message).unwrap().reply.unwrap();
+            let step = initiator.reconcile(&reply).unwrap();
+            let (new_have, new_need) =
+                (initiator.have_ids().unwrap(), initiator.need_ids().unwrap());
+            rounds_with_findings += usize::from(!new_have.is_empty() || !new_need.is_empty());
+            have.extend(new_have.iter().copied());
+            need.extend(new_need.iter().copied());
+            have_listed += new_have.len() as u64;
+            need_listed += new_need.len() as u64;
+            initiator.forget_ids().unwrap();
+            assert!(
+                initiator.have_ids().unwrap().is_empty()
+                    && initiator.need_ids().unwrap().is_empty()
+            );
+            match step.reply {
+                Some(next) => message = next,
+                None => break,
+            }
+        }
+        let context = format!("limits={limits:?}");
+        assert_eq!(have, difference(&a, &b), "have, {context}");
+        assert_eq!(need, difference(&b, &a), "need, {context}");
+        assert_eq!(
+            initiator.found_counts().unwrap(),
+            (have_listed, need_listed),
+            "{context}"
+        );
+        most_rounds_with_findings = most_rounds_with_findings.max(rounds_with_findings);
+    }
+    // Under the small frames, findings come over many rounds: forgetting was between them.
+    assert!(most_rounds_with_findings > 5, "{most_rounds_with_findings}");
+}
+
 #[test]
 fn many_items_on_one_timestamp() {
     let mut rng = Rng::new(7);

@@ -45,8 +45,13 @@ fn initiate_twice_or_after_responding_is_a_state_error() {
     assert_eq!(responder.role(), Role::Responder);
     assert!(matches!(responder.initiate(), Err(Error::WrongState(_))));
     assert!(matches!(responder.have_ids(), Err(Error::WrongState(_))));
+    assert!(matches!(responder.forget_ids(), Err(Error::WrongState(_))));
     assert!(matches!(
         session_over(1).need_ids(),
+        Err(Error::WrongState(_))
+    ));
+    assert!(matches!(
+        session_over(1).forget_ids(),
         Err(Error::WrongState(_))
     ));
 }

@@ -9,6 +9,7 @@ use super::range_index::{RangeIndex, direct_sum};
 use super::{Engine, Side, Written};
 use crate::error::{Error, Limit};
 use crate::id::{ID_SIZE, Id, Item, order_by_id};
+use crate::id_list::make_room;
 use crate::snapshot::Snapshot;
 use crate::wire::{Bound, Checkpoint, FINGERPRINT_SIZE, Payload, Range, Writer};
 
@@ -152,7 +153,7 @@ impl<'e> Round<'e> {
                 upper
             }
             Payload::IdList(ids) if self.side == Side::Initiator => {
-                self.match_ids(lower, upper, ids, have, need);
+                self.match_ids(lower, upper, ids, have, need)?;
                 self.skip_pending = true;
                 upper
             }
@@ -436,7 +437,8 @@ impl<'e> Round<'e> {
     }
 
     /// An initiator reads the peer's IDs for `lower..upper`: ours it lacks are `have`, its own
-    /// we lack are `need`. Each of its IDs answers one of ours, as a set would.
+    /// we lack are `need`. Each of its IDs answers one of ours, as a set would. The lists grow
+    /// by what is found, counted first: a refused block is [`Error::OutOfMemory`], not an abort.
     fn match_ids(
         &mut self,
         lower: usize,
@@ -444,7 +446,7 @@ impl<'e> Round<'e> {
         ids: &[u8],
         have: &mut Vec<Id>,
         need: &mut Vec<Id>,
-    ) {
+    ) -> Result<(), Error> {
         let id_at = |position: usize| -> Id {
             Id(ids[position * ID_SIZE..][..ID_SIZE]
                 .try_into()
@@ -454,13 +456,28 @@ impl<'e> Round<'e> {
         self.their_order.dedup_by(|a, b| id_at(*a) == id_at(*b));
         self.matched.clear();
         self.matched.resize(self.their_order.len(), false);
-        for item in &self.items[lower..upper] {
-            match self
-                .their_order
-                .binary_search_by(|&position| id_at(position).cmp(&item.id))
-            {
-                Ok(at) if !self.matched[at] => self.matched[at] = true,
-                _ => have.push(item.id),
+        // Counted first (a set's one ID can sit at two timestamps: the second is ours alone),
+        // then room made, then taken.
+        let ours = &self.items[lower..upper];
+        let mut matches = 0;
+        for pass in 0..2 {
+            if pass == 1 {
+                make_room(have, ours.len() - matches)?;
+                make_room(need, self.their_order.len() - matches)?;
+                self.matched.fill(false);
+            }
+            for item in ours {
+                match self
+                    .their_order
+                    .binary_search_by(|&position| id_at(position).cmp(&item.id))
+                {
+                    Ok(at) if !self.matched[at] => {
+                        self.matched[at] = true;
+                        matches += usize::from(pass == 0);
+                    }
+                    _ if pass == 1 => have.push(item.id),
+                    _ => {}
+                }
             }
         }
         need.extend(
@@ -470,6 +487,7 @@ impl<'e> Round<'e> {
                 .filter(|(_, matched)| !**matched)
                 .map(|(&position, _)| id_at(position)),
         );
+        Ok(())
     }
 
     fn fingerprint(&self, lower: usize, upper: usize) -> [u8; FINGERPRINT_SIZE] {

@@ -237,6 +237,25 @@ pub unsafe extern "C" fn negsync_session_need_ids(
     unsafe { lend_ids(session, ids, count, Session::need_ids) }
 }
 
+/// Initiator only: forgets the have/need IDs found so far (read them first), keeping the room
+/// they took, so that `negsync_session_have_ids` and `negsync_session_need_ids` then list only
+/// what later rounds find. For firmware that acts on IDs as each round brings them: the session's
+/// memory is then bounded by one round's findings, not by the number of differences. The
+/// counts in `negsync_session_stats` still include forgotten IDs. An honest peer makes each ID
+/// found once per exchange; a faulty or hostile one can send an ID again, and once forgotten it
+/// is listed again. Allocates nothing. Invalidates the lists lent out before.
+/// `NEGSYNC_WRONG_STATE` for a responder or a session that has not initiated.
+///
+/// # Safety
+/// `session` is a live session.
+#[must_use]
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn negsync_session_forget_ids(
+    session: *mut negsync_session,
+) -> negsync_result {
+    unsafe { with_handle(session, Ok(()), |inner, ()| inner.session.forget_ids()) }
+}
+
 /// True when the exchange is over for this side; false for NULL or a poisoned session.
 ///
 /// # Safety

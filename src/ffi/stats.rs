@@ -48,7 +48,7 @@ pub unsafe extern "C" fn negsync_session_get_stats(
         let handle = unsafe { borrow(session) }?;
         let out = writable(out)?;
         let session = &handle.inner.session;
-        let count = |ids: Result<&[crate::Id], crate::Error>| ids.map_or(0, |ids| ids.len() as u64);
+        let (have_count, need_count) = session.found_counts().unwrap_or((0, 0));
         let stats = negsync_session_stats {
             role: match session.role() {
                 Role::Undecided => NEGSYNC_ROLE_UNDECIDED,
@@ -60,8 +60,8 @@ pub unsafe extern "C" fn negsync_session_get_stats(
             rounds: session.rounds(),
             bytes_in: session.bytes_in(),
             bytes_out: session.bytes_out(),
-            have_count: count(session.have_ids()),
-            need_count: count(session.need_ids()),
+            have_count,
+            need_count,
         };
         unsafe { write(out, stats) };
         Ok(())

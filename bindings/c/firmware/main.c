@@ -18,8 +18,10 @@
  *                  4096, edge cases, a larger set; prints the figures and checks the budgets.
  *   main small     the check for a 16 KB board: API error paths, 100 items a side at frame limit
  *                  200, edge cases; prints the figures for that size.
- *   main size N L  one reconciliation of N items a side at frame limit L (default 4096), for the
- *                  search of the largest set that fits a board's RAM.
+ *   main size N L [each]
+ *                  one reconciliation of N items a side at frame limit L (default 4096), for the
+ *                  search of the largest set that fits a board's RAM; with `each`, the initiator's
+ *                  IDs are taken and forgotten each round (negsync_session_forget_ids).
  *   main panic     (built with -DPANIC_TEST) a deliberate panic inside negsync
  *                  (negsync_debug_panic): the panic hook must report it and end with status 3.
  * Exit status: 0 passed, 1 a check failed, 3 negsync panicked (running out of memory included),
@@ -208,34 +210,76 @@ static bool build_set(negsync_set **out, size_t common, uint32_t cls, size_t onl
     return add_items(*out, COMMON, common) && add_items(*out, cls, only);
 }
 
+/* Which IDs of each class were seen: [0] have (ONLY_A), [1] need (ONLY_B). */
+static uint8_t seen_ids[2][MAX_DIFF / 8];
+
+/* True when `id` is item 0..expected-1 of class `cls`; marks it in `seen` and says in *repeat
+ * whether it was marked already. */
+static bool mark_id(const uint8_t *id, uint32_t cls, size_t expected, uint8_t *seen, bool *repeat)
+{
+    uint32_t index = (uint32_t)id[28] << 24 | (uint32_t)id[29] << 16 | (uint32_t)id[30] << 8 |
+                     id[31];
+    uint64_t timestamp;
+    uint8_t want[NEGSYNC_ID_SIZE];
+    make_item(cls, index, &timestamp, want);
+    if (id[27] != cls || index >= expected || memcmp(id, want, NEGSYNC_ID_SIZE) != 0) {
+        return false;
+    }
+    *repeat = seen[index / 8] >> (index % 8) & 1;
+    seen[index / 8] |= (uint8_t)(1u << (index % 8));
+    return true;
+}
+
 /* True when `ids` holds exactly items 0..expected-1 of class `cls`, each once. */
 static bool check_ids(const char *what, const uint8_t *ids, size_t count, uint32_t cls,
                       size_t expected)
 {
-    static uint8_t seen[MAX_DIFF / 8];
     if (count != expected) {
         printf("FAILED: %s: %lu IDs, expected %lu\n", what, (unsigned long)count,
                (unsigned long)expected);
         ++failures;
         return false;
     }
-    memset(seen, 0, sizeof seen);
+    uint8_t *seen = seen_ids[cls == ONLY_B];
+    memset(seen, 0, sizeof seen_ids[0]);
     for (size_t k = 0; k < count; ++k) {
-        const uint8_t *id = ids + k * NEGSYNC_ID_SIZE;
-        uint32_t index = (uint32_t)id[28] << 24 | (uint32_t)id[29] << 16 |
-                         (uint32_t)id[30] << 8 | id[31];
-        uint64_t timestamp;
-        uint8_t want[NEGSYNC_ID_SIZE];
-        make_item(cls, index, &timestamp, want);
-        if (id[27] != cls || index >= expected || memcmp(id, want, NEGSYNC_ID_SIZE) != 0 ||
-            (seen[index / 8] >> (index % 8) & 1)) {
+        bool repeat;
+        if (!mark_id(ids + k * NEGSYNC_ID_SIZE, cls, expected, seen, &repeat) || repeat) {
             printf("FAILED: %s: ID %lu is not one expected, or repeats\n", what,
                    (unsigned long)k);
             ++failures;
             return false;
         }
-        seen[index / 8] |= (uint8_t)(1u << (index % 8));
     }
+    return true;
+}
+
+/* With `take_each_round`, the initiator's IDs are read as each round brings them and then
+ * forgotten (negsync_session_forget_ids), as by a node that acts on IDs as they arrive: its lists
+ * then hold one round's findings, not all the differences. A V1 peer can list an ID again after
+ * a frame cut (the closing fingerprint reaches to the end), so a repeat of an earlier round's ID
+ * is allowed; an ID that is not a difference is not. */
+static bool take_each_round;
+
+struct taken {
+    size_t reported; /* IDs listed over all rounds, repeats included */
+    size_t distinct; /* of which different */
+};
+
+static bool take_ids(const char *what, const uint8_t *ids, size_t count, uint32_t cls,
+                     size_t expected, struct taken *taken)
+{
+    uint8_t *seen = seen_ids[cls == ONLY_B];
+    for (size_t k = 0; k < count; ++k) {
+        bool repeat;
+        if (!mark_id(ids + k * NEGSYNC_ID_SIZE, cls, expected, seen, &repeat)) {
+            printf("FAILED: %s: an ID taken in a round is not one expected\n", what);
+            ++failures;
+            return false;
+        }
+        taken->distinct += !repeat;
+    }
+    taken->reported += count;
     return true;
 }
 
@@ -290,6 +334,9 @@ static bool reconcile_case(size_t common, size_t only_a, size_t only_b, uint64_t
     const uint8_t *msg;
     size_t msg_len;
     uint32_t digest = 2166136261u;
+    struct taken have_taken = {0, 0}, need_taken = {0, 0};
+    bool taken_ok = true;
+    memset(seen_ids, 0, sizeof seen_ids);
     unsigned rounds = 0;
     unsigned long sent = 0;
     bool done = false;
@@ -314,6 +361,17 @@ static bool reconcile_case(size_t common, size_t only_a, size_t only_b, uint64_t
         digest = digest_message(digest, reply, reply_len);
         sent += reply_len;
         TRY(negsync_session_reconcile(initiator, reply, reply_len, &msg, &msg_len, &done));
+        if (take_each_round) {
+            const uint8_t *ids;
+            size_t count;
+            TRY(negsync_session_have_ids(initiator, &ids, &count));
+            taken_ok = take_ids("have", ids, count, ONLY_A, only_a, &have_taken) && taken_ok;
+            digest = fnv1a(digest, ids, count * NEGSYNC_ID_SIZE);
+            TRY(negsync_session_need_ids(initiator, &ids, &count));
+            taken_ok = take_ids("need", ids, count, ONLY_B, only_b, &need_taken) && taken_ok;
+            digest = fnv1a(digest, ids, count * NEGSYNC_ID_SIZE);
+            TRY(negsync_session_forget_ids(initiator));
+        }
         if (responder_done) {
             CHECK(done);
         }
@@ -324,15 +382,30 @@ static bool reconcile_case(size_t common, size_t only_a, size_t only_b, uint64_t
     size_t have_count, need_count;
     TRY(negsync_session_have_ids(initiator, &have, &have_count));
     TRY(negsync_session_need_ids(initiator, &need, &need_count));
-    bool ok = check_ids("have", have, have_count, ONLY_A, only_a) &&
-              check_ids("need", need, need_count, ONLY_B, only_b);
-    digest = fnv1a(digest, have, have_count * NEGSYNC_ID_SIZE);
-    digest = fnv1a(digest, need, need_count * NEGSYNC_ID_SIZE);
-
     negsync_session_stats stats;
     TRY(negsync_session_get_stats(initiator, &stats));
     CHECK(stats.complete && !stats.failed && stats.role == NEGSYNC_ROLE_INITIATOR);
-    CHECK(stats.rounds == rounds && stats.have_count == only_a && stats.need_count == only_b);
+    CHECK(stats.rounds == rounds);
+    bool ok;
+    if (take_each_round) {
+        CHECK(have_count == 0 && need_count == 0); /* all taken and forgotten */
+        CHECK(stats.have_count == have_taken.reported && stats.need_count == need_taken.reported);
+        ok = taken_ok && have_taken.distinct == only_a && need_taken.distinct == only_b;
+        if (!ok) {
+            printf("FAILED: %lu of %lu have and %lu of %lu need IDs taken\n",
+                   (unsigned long)have_taken.distinct, (unsigned long)only_a,
+                   (unsigned long)need_taken.distinct, (unsigned long)only_b);
+            ++failures;
+        }
+        have_count = have_taken.reported;
+        need_count = need_taken.reported;
+    } else {
+        CHECK(stats.have_count == only_a && stats.need_count == only_b);
+        ok = check_ids("have", have, have_count, ONLY_A, only_a) &&
+             check_ids("need", need, need_count, ONLY_B, only_b);
+        digest = fnv1a(digest, have, have_count * NEGSYNC_ID_SIZE);
+        digest = fnv1a(digest, need, need_count * NEGSYNC_ID_SIZE);
+    }
 
     negsync_session_free(initiator);
     negsync_session_free(responder);
@@ -504,6 +577,9 @@ static int run_small(void)
     reconcile_case(0, 30, 0, 200, &o);
     reconcile_case(0, 0, 30, 0, &o);
     reconcile_case(100, 0, 0, 200, &o);
+    take_each_round = true;
+    reconcile_case(90, 10, 10, 128, &o);
+    take_each_round = false;
 #ifndef NEGSYNC_HOST
     if (board_rust_text() != 0) {
         figure("rust_text_bytes", board_rust_text(), "(.text linked from libnegsync.a)");
@@ -543,6 +619,7 @@ int main(int argc, char **argv)
     argc = board_command_line(&argv);
 #endif
     if (argc >= 3 && strcmp(argv[1], "size") == 0) {
+        take_each_round = argc >= 5 && strcmp(argv[4], "each") == 0;
         return run_size((size_t)strtoul(argv[2], NULL, 10),
                         argc >= 4 ? (uint64_t)strtoul(argv[3], NULL, 10) : 4096);
     }
@@ -576,6 +653,11 @@ int main(int argc, char **argv)
     reconcile_case(4000, 300, 200, 0, &o);
     reconcile_case(4000, 300, 200, 200, &o);
     reconcile_case(450, 50, 50, 128, &o);
+    /* A node that acts on IDs as each round brings them, and forgets them. */
+    take_each_round = true;
+    reconcile_case(450, 50, 50, 200, &o);
+    reconcile_case(4000, 300, 200, 4096, &o);
+    take_each_round = false;
 
 #ifndef NEGSYNC_HOST
     unsigned long text = board_rust_text();

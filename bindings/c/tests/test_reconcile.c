@@ -781,6 +781,101 @@ static void test_id_lists_stay_valid_until_next_mutating_call(void) {
     free(items);
 }
 
+/* Appends a lent ID list to `all` (room for `room` IDs, `*count` held). */
+static void append_ids(uint8_t *all, size_t *count, size_t room, const uint8_t *ids, size_t n) {
+    CHECK(*count + n <= room);
+    if (n > 0 && ids != NULL && *count + n <= room) {
+        memcpy(all + *count * NEGSYNC_ID_SIZE, ids, n * NEGSYNC_ID_SIZE);
+        *count += n;
+    }
+}
+
+/* Sorts `count` IDs and drops repeats; returns how many are left. */
+static size_t sorted_distinct(uint8_t *ids, size_t count) {
+    size_t kept = 0, i;
+    qsort(ids, count, NEGSYNC_ID_SIZE, compare_ids);
+    for (i = 0; i < count; ++i) {
+        if (kept == 0 || memcmp(ids + (kept - 1) * NEGSYNC_ID_SIZE, ids + i * NEGSYNC_ID_SIZE,
+                                NEGSYNC_ID_SIZE) != 0) {
+            memmove(ids + kept * NEGSYNC_ID_SIZE, ids + i * NEGSYNC_ID_SIZE, NEGSYNC_ID_SIZE);
+            ++kept;
+        }
+    }
+    return kept;
+}
+
+/* A node that acts on IDs as each round brings them reads the lists and forgets them every
+ * round (small frames: many rounds): what it read adds up to the exact differences, the lists
+ * are empty after each forget, and the stats count every ID listed. Only an initiator forgets. */
+static void test_ids_read_and_forgotten_each_round(void) {
+    enum { COMMON = 300, ONLY = 60, ROOM = 4096 };
+    prng rng = prng_seeded(505);
+    item *items = random_items(&rng, COMMON + 2 * ONLY, TIMESTAMPS_RUNS);
+    negsync_set *set_a = NULL, *set_b = NULL;
+    negsync_session *initiator = NULL, *responder = NULL;
+    uint8_t *have_all = malloc(ROOM * NEGSYNC_ID_SIZE), *need_all = malloc(ROOM * NEGSYNC_ID_SIZE);
+    uint8_t *expected_have = NULL, *expected_need = NULL;
+    size_t have_total = 0, need_total = 0;
+    const uint8_t *message = NULL;
+    size_t message_len = 0;
+    unsigned rounds = 0;
+    bool done = false;
+
+    REQUIRE(items != NULL && have_all != NULL && need_all != NULL);
+    CHECK_EQ(negsync_set_new(&set_a), NEGSYNC_OK);
+    CHECK_EQ(negsync_set_new(&set_b), NEGSYNC_OK);
+    CHECK(insert_items(set_a, items, COMMON + ONLY, 0));
+    CHECK(insert_items(set_b, items, COMMON, 0));
+    CHECK(insert_items(set_b, items + COMMON + ONLY, ONLY, 0));
+    CHECK_EQ(negsync_session_new(set_a, 200, &initiator), NEGSYNC_OK);
+    CHECK_EQ(negsync_session_new(set_b, 200, &responder), NEGSYNC_OK);
+    REQUIRE(initiator != NULL && responder != NULL);
+    CHECK_EQ(negsync_session_forget_ids(NULL), NEGSYNC_NULL_PARAMETER);
+    CHECK_EQ(negsync_session_forget_ids(initiator), NEGSYNC_WRONG_STATE); /* no role yet */
+    CHECK_EQ(negsync_session_initiate(initiator, &message, &message_len), NEGSYNC_OK);
+    while (!done && rounds++ < MAX_EXCHANGE_ROUNDS) {
+        const uint8_t *reply = NULL, *ids = NULL;
+        size_t reply_len = 0, count = 0;
+        bool responder_done = false;
+        CHECK_EQ(negsync_session_reconcile(responder, message, message_len, &reply, &reply_len,
+                                           &responder_done),
+                 NEGSYNC_OK);
+        CHECK_EQ(negsync_session_forget_ids(responder), NEGSYNC_WRONG_STATE);
+        if (negsync_session_reconcile(initiator, reply, reply_len, &message, &message_len,
+                                      &done) != NEGSYNC_OK) {
+            CHECK(!"initiator reconcile failed");
+            break;
+        }
+        CHECK_EQ(negsync_session_have_ids(initiator, &ids, &count), NEGSYNC_OK);
+        append_ids(have_all, &have_total, ROOM, ids, count);
+        CHECK_EQ(negsync_session_need_ids(initiator, &ids, &count), NEGSYNC_OK);
+        append_ids(need_all, &need_total, ROOM, ids, count);
+        CHECK_EQ(negsync_session_forget_ids(initiator), NEGSYNC_OK);
+        CHECK_EQ(negsync_session_have_ids(initiator, &ids, &count), NEGSYNC_OK);
+        CHECK(count == 0 && ids == NULL);
+    }
+    CHECK(done && rounds > 5);
+    {
+        negsync_session_stats stats;
+        CHECK_EQ(negsync_session_get_stats(initiator, &stats), NEGSYNC_OK);
+        CHECK(stats.have_count == have_total && stats.need_count == need_total);
+    }
+    expected_have = sorted_ids_of(items + COMMON, ONLY);
+    expected_need = sorted_ids_of(items + COMMON + ONLY, ONLY);
+    REQUIRE(expected_have != NULL && expected_need != NULL);
+    CHECK(same_ids(have_all, sorted_distinct(have_all, have_total), expected_have, ONLY));
+    CHECK(same_ids(need_all, sorted_distinct(need_all, need_total), expected_need, ONLY));
+    free(expected_have);
+    free(expected_need);
+    free(have_all);
+    free(need_all);
+    negsync_session_free(initiator);
+    negsync_session_free(responder);
+    negsync_set_free(set_a);
+    negsync_set_free(set_b);
+    free(items);
+}
+
 /* True when `ids` are the three IDs (each the little-endian timestamp it was stored at, then zeros)
  * of the multiples of `divisor` inside the window [300, 600). */
 static bool three_window_multiples(const uint8_t *ids, size_t count, uint64_t divisor) {
@@ -865,6 +960,7 @@ int main(int argc, char **argv) {
     CHECK_RUN(test_id_derivation_known_answers);
     CHECK_RUN(test_changed_document_is_found);
     CHECK_RUN(test_id_lists_stay_valid_until_next_mutating_call);
+    CHECK_RUN(test_ids_read_and_forgotten_each_round);
     CHECK_RUN(test_window_finds_only_the_differences_inside_it);
     return check_summary();
 }

@@ -155,6 +155,10 @@ void test_session() {
     const negsync_session_stats stats = initiator.stats();
     CHECK(stats.complete && !stats.failed && stats.role == NEGSYNC_ROLE_INITIATOR);
     CHECK(stats.have_count == have);
+    // Forgetting empties the lists; the stats still count what was found.
+    initiator.forget_ids();
+    CHECK(initiator.have_ids().size() == 0 && initiator.need_ids().size() == 0);
+    CHECK(initiator.stats().have_count == have && initiator.stats().need_count == need);
 
     // Errors: state, then a malformed message with the session's explanation attached.
     expect_error(NEGSYNC_WRONG_STATE, [&] { initiator.initiate(); });
@@ -166,6 +170,7 @@ void test_session() {
     CHECK(detail == responder.last_error());
     negsync::Session responder2(bob);
     expect_error(NEGSYNC_WRONG_STATE, [&] { responder2.have_ids(); });
+    expect_error(NEGSYNC_WRONG_STATE, [&] { responder2.forget_ids(); });
     expect_error(NEGSYNC_INVALID_ARGUMENT, [&] { negsync::Session bad(bob, 100); });
 
     negsync_limits limits = responder2.limits();

@@ -196,6 +196,7 @@ SIGNATURES = {
     # not attached to theirs.
     "negsync_session_have_ids": (Result, [SessionPointer, BorrowedBytesOut, SizeOut], CHECKED),
     "negsync_session_need_ids": (Result, [SessionPointer, BorrowedBytesOut, SizeOut], CHECKED),
+    "negsync_session_forget_ids": (Result, [SessionPointer], SESSION_CHECKED),
     "negsync_session_is_complete": (ctypes.c_bool, [SessionPointer], UNCHECKED),
     "negsync_session_get_stats": (
         Result, [SessionPointer, ctypes.POINTER(SessionStatsStruct)], CHECKED

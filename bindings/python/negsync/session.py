@@ -81,9 +81,9 @@ class SessionStats:
 
 class _IdCache:
     """The IDs of one of a session's lists copied out so far. The library's have and need lists
-    only grow, in the order found, and it lends the whole list on every read: so each read copies
-    out only the IDs added since the previous one, and hands out the same tuple while nothing
-    was added."""
+    only grow, in the order found (until ``forget_ids()``, which starts a new cache), and it
+    lends the whole list on every read: so each read copies out only the IDs added since the
+    previous one, and hands out the same tuple while nothing was added."""
 
     def __init__(self) -> None:
         self.ids: Tuple[bytes, ...] = ()
@@ -224,6 +224,19 @@ class Session(OwnedHandle):
     def need_ids(self) -> Tuple[bytes, ...]:
         """Initiator only: IDs the peer has and we lack; otherwise as ``have_ids``."""
         return self._id_list(_ffi.lib.negsync_session_need_ids, self._need_cache)
+
+    def forget_ids(self) -> None:
+        """Initiator only: forgets the have/need IDs found so far (read them first), so that
+        ``have_ids`` and ``need_ids`` then hold only what later rounds find; ``stats`` still
+        counts them. For a node that acts on IDs as each round brings them: the session's
+        memory is then bounded by one round's findings, not by the number of differences. An
+        honest peer makes each ID found once per exchange; a faulty or hostile one can send a
+        forgotten ID again. ``NEGSYNC_WRONG_STATE`` for a responder or before ``initiate()``.
+        """
+        with self._lock:
+            _ffi.lib.negsync_session_forget_ids(self._live_handle())
+            self._have_cache = _IdCache()
+            self._need_cache = _IdCache()
 
     @property
     def is_complete(self) -> bool:

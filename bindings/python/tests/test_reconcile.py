@@ -115,6 +115,36 @@ def test_initiator_finishes_after_a_frame_cut_reply_whose_rest_matches(initiator
     assert len(exchange.need_ids) == 100
 
 
+def test_ids_read_and_forgotten_each_round_add_up_to_the_differences() -> None:
+    # A node that acts on IDs as each round brings them: it reads the lists, then forgets them.
+    mine, theirs = overlapping_sets(606, 300, 60, 60)
+    have: Set[bytes] = set()
+    need: Set[bytes] = set()
+    listed = [0, 0]
+    rounds = 0
+    with make_set(mine) as a, make_set(theirs) as b:
+        with negsync.Session(a, 200) as initiator, negsync.Session(b, 200) as responder:
+            with pytest.raises(negsync.NegsyncError):
+                initiator.forget_ids()  # no role yet
+            message: Optional[bytes] = initiator.initiate()
+            while message is not None:
+                rounds += 1
+                message = initiator.reconcile(expect_message(responder.reconcile(message)))
+                have.update(initiator.have_ids)
+                need.update(initiator.need_ids)
+                listed[0] += len(initiator.have_ids)
+                listed[1] += len(initiator.need_ids)
+                initiator.forget_ids()
+                assert initiator.have_ids == () and initiator.need_ids == ()
+            with pytest.raises(negsync.NegsyncError):
+                responder.forget_ids()
+            stats = initiator.stats
+    assert rounds > 5
+    assert have == {item_id for _, item_id in mine - theirs}
+    assert need == {item_id for _, item_id in theirs - mine}
+    assert [stats.have_count, stats.need_count] == listed
+
+
 def test_set_changes_after_a_session_starts_do_not_reach_it(rng: random.Random) -> None:
     items = random_items(rng, 20)
     with make_set(items) as a, make_set(items) as b:
