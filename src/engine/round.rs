@@ -438,7 +438,8 @@ impl<'e> Round<'e> {
 
     /// An initiator reads the peer's IDs for `lower..upper`: ours it lacks are `have`, its own
     /// we lack are `need`. Each of its IDs answers one of ours, as a set would. The lists grow
-    /// by what is found, counted first: a refused block is [`Error::OutOfMemory`], not an abort.
+    /// with `try_reserve`: a refused block is [`Error::OutOfMemory`], not an abort (the session
+    /// then drops what the round added).
     fn match_ids(
         &mut self,
         lower: usize,
@@ -456,30 +457,23 @@ impl<'e> Round<'e> {
         self.their_order.dedup_by(|a, b| id_at(*a) == id_at(*b));
         self.matched.clear();
         self.matched.resize(self.their_order.len(), false);
-        // Counted first (a set's one ID can sit at two timestamps: the second is ours alone),
-        // then room made, then taken.
-        let ours = &self.items[lower..upper];
         let mut matches = 0;
-        for pass in 0..2 {
-            if pass == 1 {
-                make_room(have, ours.len() - matches)?;
-                make_room(need, self.their_order.len() - matches)?;
-                self.matched.fill(false);
-            }
-            for item in ours {
-                match self
-                    .their_order
-                    .binary_search_by(|&position| id_at(position).cmp(&item.id))
-                {
-                    Ok(at) if !self.matched[at] => {
-                        self.matched[at] = true;
-                        matches += usize::from(pass == 0);
-                    }
-                    _ if pass == 1 => have.push(item.id),
-                    _ => {}
+        for item in &self.items[lower..upper] {
+            match self
+                .their_order
+                .binary_search_by(|&position| id_at(position).cmp(&item.id))
+            {
+                Ok(at) if !self.matched[at] => {
+                    self.matched[at] = true;
+                    matches += 1;
+                }
+                _ => {
+                    make_room(have, 1)?;
+                    have.push(item.id);
                 }
             }
         }
+        make_room(need, self.their_order.len() - matches)?;
         need.extend(
             self.their_order
                 .iter()
