@@ -28,6 +28,7 @@ enum Call {
     NeedIds(u8),
     SetLimits { session: u8, max_message_size: u16, max_rounds: u8 },
     Panic(u8),
+    ForgetIds(u8),
 }
 
 const SLOTS: usize = 4;
@@ -168,6 +169,7 @@ fuzz_target!(|calls: Vec<Call>| {
                     };
                     known(negsync_session_set_limits(world.session(session), &limits));
                 }
+                Call::ForgetIds(index) => known(negsync_session_forget_ids(world.session(index))),
                 Call::Panic(index) => {
                     let code = negsync_debug_panic(world.session(index));
                     assert!(code == NEGSYNC_PANIC || code == NEGSYNC_WRONG_STATE);
