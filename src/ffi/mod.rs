@@ -29,9 +29,10 @@ pub use result::*;
 #[cfg(all(not(feature = "std"), feature = "c-runtime"))]
 pub use runtime::*;
 pub use session::{
-    negsync_session, negsync_session_free, negsync_session_have_ids, negsync_session_initiate,
-    negsync_session_is_complete, negsync_session_last_error, negsync_session_need_ids,
-    negsync_session_new, negsync_session_reconcile,
+    negsync_session, negsync_session_forget_ids, negsync_session_free, negsync_session_have_ids,
+    negsync_session_initiate, negsync_session_is_complete, negsync_session_last_error,
+    negsync_session_need_ids, negsync_session_new, negsync_session_new_window,
+    negsync_session_reconcile,
 };
 pub use set::{
     negsync_set, negsync_set_contains, negsync_set_copy_items, negsync_set_free,
