@@ -11,7 +11,7 @@
 //! generate DIR                     writes DIR/large.bin (S1, S2) and DIR/small.bin (S3)
 //! exchange FILE LIMIT REPS WARMUPS S1-S3: REPS exchanges each of crate and negsync, alternating,
 //!                                  after WARMUPS unrecorded ones of each
-//! build FILE REPS                  S4: side A of FILE built by negsync and by the crate
+//! build FILE REPS [FIRST]          S4: side A of FILE built by negsync and by the crate
 //! session-creation REPS            S5: session creation on 1,000- and 1,000,000-item sets
 //! session-memory                   S5: resident growth of 100 sessions over a 100,000-item set
 //! resident negsync|negsync-insert|crate
@@ -53,7 +53,7 @@ const CREATION_BATCH: usize = 1_000;
 /// Seed for the single sets of S4–S6 (the pairs carry their own).
 const SINGLE_SET_SEED: u64 = 7;
 
-const USAGE: &str = "usage: suite [generate DIR | exchange FILE LIMIT REPS WARMUPS | build FILE REPS | \
+const USAGE: &str = "usage: suite [generate DIR | exchange FILE LIMIT REPS WARMUPS | build FILE REPS [rust|crate] | \
 session-creation REPS | session-memory | resident negsync|negsync-insert|crate | \
 profile FILE LIMIT crate|negsync | radio LIMIT...]";
 
@@ -70,7 +70,8 @@ fn main() {
             number(reps),
             number(warmups),
         ),
-        ["build", file, reps] => build(Path::new(file), number(reps)),
+        ["build", file, reps] => build(Path::new(file), number(reps), "rust"),
+        ["build", file, reps, first] => build(Path::new(file), number(reps), first),
         ["session-creation", reps] => session_creation(number(reps)),
         ["session-memory"] => session_memory(),
         ["resident", variant] => resident(variant),
@@ -154,30 +155,61 @@ fn exchange(file: &Path, limit: u64, reps: usize, warmups: usize) {
 }
 
 /// S4 in Rust: negsync's `insert_many` + snapshot, and, for reference, the crate's per-item
-/// insert + seal, on side A of `file`.
-fn build(file: &Path, reps: usize) {
+/// insert + seal, on side A of `file`. The process's first build (of `first`: "rust" or
+/// "crate") is recorded apart, as `first_build`: the large blocks a process first asks for come
+/// fresh from the kernel, later ones mostly back through the allocator (glibc raises its mmap
+/// threshold when a large block is freed; blocks over 32 MiB are always fresh). negsync's sort
+/// keys (16 MB) are such blocks, the crate's in-place sort has none. Then one untimed build of
+/// the other variant, so that the timed builds that follow all run in the same warm process.
+fn build(file: &Path, reps: usize, first: &str) {
     let side = data::read(file).expect("reading the bench data file").a;
+    let time_rust = |method: &str| {
+        let started = Instant::now();
+        let set = build_negsync_set(&side);
+        let seconds = started.elapsed().as_secs_f64();
+        build_record("rust", method, seconds, side.len(), set.len()).print();
+    };
+    let time_crate = |method: &str| {
+        let started = Instant::now();
+        let storage = build_crate_storage(&side);
+        let seconds = started.elapsed().as_secs_f64();
+        black_box(storage);
+        build_record("crate", method, seconds, side.len(), side.len()).print();
+    };
+    match first {
+        "rust" => {
+            time_rust("first_build");
+            black_box(build_crate_storage(&side));
+        }
+        "crate" => {
+            time_crate("first_build");
+            black_box(build_negsync_set(&side));
+        }
+        other => {
+            eprintln!("build: the first variant is rust or crate, not {other:?}");
+            exit(2);
+        }
+    }
     for rep in 0..reps {
         for turn in 0..2 {
             if (turn == 0) == (rep % 2 == 0) {
-                let started = Instant::now();
-                let set = build_negsync_set(&side);
-                let seconds = started.elapsed().as_secs_f64();
-                build_record("rust", seconds, side.len(), set.len()).print();
+                time_rust("insert_many");
             } else {
-                let started = Instant::now();
-                let storage = build_crate_storage(&side);
-                let seconds = started.elapsed().as_secs_f64();
-                black_box(storage);
-                build_record("crate", seconds, side.len(), side.len()).print();
+                time_crate("insert_many");
             }
         }
     }
 }
 
-fn build_record(variant: &str, seconds: f64, items: usize, distinct: usize) -> Record {
+fn build_record(
+    variant: &str,
+    method: &str,
+    seconds: f64,
+    items: usize,
+    distinct: usize,
+) -> Record {
     Record::new("build", variant)
-        .text("method", "insert_many")
+        .text("method", method)
         .float("seconds", seconds)
         .int("items", items as u64)
         .int("distinct", distinct as u64)
