@@ -92,10 +92,11 @@ void negsync_critical_section_exit(uint32_t state);
 /**
  * The smallest frame size limit a session accepts (0 means none). From 4096 bytes on (and with
  * none) messages are byte for byte those of every other V1 implementation; from 128 to 4095
- * (radio links) the framing is negsync's own, readable by any V1 peer. Below 141 bytes an
- * exchange whose bounds are unusually long (IDs sharing a 30-byte prefix at one timestamp,
- * timestamps far apart) can fail with `NEGSYNC_LIMIT_EXCEEDED`; never with a larger message
- * or a wrong result.
+ * (radio links) the framing is negsync's own, readable by any V1 peer. 128 bytes carry every
+ * exchange whose timestamps are below 2^42 (milliseconds since 1970 until 2109; any time in
+ * seconds), whatever the IDs. Above that, IDs sharing 31 bytes at one timestamp (never the case
+ * for hashes) can need 132 bytes: below that such an exchange fails with
+ * `NEGSYNC_LIMIT_EXCEEDED`, never with a larger message or a wrong result.
  */
 #define NEGSYNC_MIN_FRAME_SIZE_LIMIT 128
 

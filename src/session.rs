@@ -14,10 +14,12 @@ use crate::wire::{self, PROTOCOL_VERSION};
 ///
 /// From 4,096 bytes on (and with no limit) messages are byte for byte those of the `negentropy`
 /// crate and every other V1 implementation. From 128 to 4,095 bytes (radio links) the framing is
-/// negsync's own; any V1 peer reads it. At such small limits a range is answered only if one of
-/// its pieces fits: an exchange whose bounds are unusually long (IDs sharing a 30-byte prefix at
-/// one timestamp, timestamps far apart) can fail with [`Limit::FrameSize`] below 141 bytes, never
-/// with a message over the limit or a wrong result.
+/// negsync's own; any V1 peer reads it. 128 bytes carry every exchange whose timestamps are
+/// below 2^42 (milliseconds since 1970 until the year 2109; any time in seconds), whatever the
+/// IDs. Above that, a message's first bound can take 10 bytes for its timestamp alone, and IDs
+/// sharing 31 bytes at one timestamp (never the case for hashes) can need 132 bytes: below that
+/// such an exchange fails with [`Limit::FrameSize`], never with a message over the limit or a
+/// wrong result.
 pub const MIN_FRAME_SIZE_LIMIT: u64 = crate::engine::MIN_FRAME_SIZE_LIMIT;
 
 /// What a message may pass its frame limit by while it is written, before a piece that does not

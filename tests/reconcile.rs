@@ -131,6 +131,47 @@ fn ids_read_and_forgotten_each_round_add_up_to_the_exact_differences() {
     assert!(most_rounds_with_findings > 5, "{most_rounds_with_findings}");
 }
 
+/// Two clusters of 40 items, each at one timestamp, whose IDs share 31 bytes: every bound
+/// between two of them carries a 32-byte prefix, and some ranges span both timestamps. These
+/// sets do not collide under V1's additive fingerprint (see tests/properties.rs), so the
+/// differences must come out exact: with 128-byte frames below timestamp 2^42 (both in seconds
+/// and in milliseconds since 1970), with 132-byte frames at the largest timestamps.
+#[test]
+fn ids_sharing_31_bytes_reconcile_exactly_in_128_byte_frames() {
+    let cluster = |timestamp: u64, tags: std::ops::Range<u8>, left_out: u8| -> Vec<Item> {
+        tags.filter(|&tag| tag != left_out)
+            .map(|tag| {
+                let mut id = [0xab; 32];
+                id[31] = tag;
+                Item::new(timestamp, Id(id)).unwrap()
+            })
+            .collect()
+    };
+    for (first, second, smallest) in [
+        (1_700_000_000, 1_700_000_100, 128),
+        (1_700_000_000_000, 1_700_000_000_500, 128),
+        (1 << 63, (1 << 63) + (1 << 60), 132),
+        (5, 1 << 63, 132),
+    ] {
+        let mut a: BTreeSet<Item> = cluster(first, 0..40, 17).into_iter().collect();
+        a.extend(cluster(second, 0..40, 5));
+        a.extend(cluster(first, 100..101, 0));
+        let mut b: BTreeSet<Item> = cluster(first, 0..40, 23).into_iter().collect();
+        b.extend(cluster(second, 0..40, 33));
+        b.extend(cluster(second, 150..151, 0));
+        for limits in [
+            (smallest, smallest),
+            (smallest, 0),
+            (0, smallest),
+            (4096, smallest),
+            (smallest, 4096),
+            (smallest + 3, 200),
+        ] {
+            check(&a, &b, limits);
+        }
+    }
+}
+
 #[test]
 fn many_items_on_one_timestamp() {
     let mut rng = Rng::new(7);

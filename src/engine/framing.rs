@@ -26,7 +26,9 @@ pub(crate) enum Framing {
     /// Under 4,096 bytes (radio links): every piece is checked to fit before it stays, always
     /// leaving room for the closing fingerprint; splits use as many buckets as fit (2 to 16); ID
     /// lists are sent only when they fit whole, and an ID list from the peer whose answer does
-    /// not fit is answered with fingerprints of sub-ranges. A message never passes `limit`.
+    /// not fit is answered with fingerprints of sub-ranges. When no piece of a range fits a
+    /// message on its own, the start of the range is answered alone, ended at a bound that
+    /// costs little. A message never passes `limit`.
     Radio { capacity: usize },
 }
 

@@ -263,7 +263,7 @@ impl<'e> Round<'e> {
         if upper - lower > 2 * theirs {
             // We hold far more than the peer: most of our IDs are what it lacks, so send as
             // many as fit and cut; it asks for the rest.
-            self.truncated_id_list(lower, upper)
+            self.truncated_id_list(lower, upper, bound)
         } else {
             // Mostly the same IDs on both sides: fingerprints of sub-ranges find the few that
             // differ without sending the shared ones.
@@ -273,7 +273,7 @@ impl<'e> Round<'e> {
 
     /// The first of our IDs in `lower..upper` that fit (at least one), ended at the shortest
     /// bound before the next item, then the cut.
-    fn truncated_id_list(&mut self, lower: usize, upper: usize) -> Result<(), Error> {
+    fn truncated_id_list(&mut self, lower: usize, upper: usize, bound: Bound) -> Result<(), Error> {
         let capacity = self.framing.capacity();
         let start = self.mark();
         self.flush_skip();
@@ -293,7 +293,7 @@ impl<'e> Round<'e> {
             count -= 1;
         }
         self.rewind(start);
-        self.cut_or_fail()
+        self.cut_or_answer_start(lower, upper, bound)
     }
 
     fn split_radio(&mut self, lower: usize, upper: usize, bound: Bound) -> Result<(), Error> {
@@ -328,7 +328,7 @@ impl<'e> Round<'e> {
         let count = upper - lower;
         if count < 2 {
             // One item or none cannot be split further: only an ID list answers it.
-            return self.cut_or_fail();
+            return self.cut_or_answer_start(lower, upper, bound);
         }
         let room = capacity.saturating_sub(self.writer.len());
         let buckets = (room / TYPICAL_FINGERPRINT_RANGE)
@@ -350,18 +350,83 @@ impl<'e> Round<'e> {
             });
         match all_fit {
             true => Ok(()),
-            false => self.cut_or_fail(),
+            false => self.cut_or_answer_start(lower, upper, bound),
         }
     }
 
-    /// A piece does not fit: cut the message here, unless nothing is in it yet (a message of
-    /// only the closing fingerprint would ask the peer what it asked us, for ever).
-    fn cut_or_fail(&mut self) -> Result<(), Error> {
+    /// A piece of the answer to `lower..upper` does not fit: cut the message here. When nothing
+    /// is in it yet, a message of only the closing fingerprint would ask the peer what it asked
+    /// us, for ever: answer the start of the range alone instead.
+    fn cut_or_answer_start(
+        &mut self,
+        lower: usize,
+        upper: usize,
+        bound: Bound,
+    ) -> Result<(), Error> {
         if self.writer.len() == 1 {
-            return Err(Error::LimitExceeded(Limit::FrameSize));
+            return self.answer_start(lower, upper, bound);
         }
         self.close();
         Ok(())
+    }
+
+    /// The start of `lower..upper` alone, when nothing else fits a message on its own, then
+    /// the cut: our IDs from `lower` on, as many as fit, in an ID list that ends right after
+    /// the last one sent; or, when our first item comes at a later timestamp than the range
+    /// starts, an empty ID list up to that timestamp. Where timestamps change, the bounds cost
+    /// a timestamp and no ID prefix, and the next round starts there; so the bounds that cost
+    /// most (IDs sharing 31 bytes at one timestamp) are paid for two at most. That is what
+    /// makes 128 bytes enough below a timestamp of 2^42 (`MIN_FRAME_SIZE_LIMIT`).
+    fn answer_start(&mut self, lower: usize, upper: usize, bound: Bound) -> Result<(), Error> {
+        let capacity = self.framing.capacity();
+        let start = self.mark();
+        self.flush_skip();
+        let room = capacity.saturating_sub(self.writer.len());
+        let mut count = (room / ID_SIZE).min(upper - lower);
+        while count > 0 {
+            let end = lower + count;
+            let attempt = self.mark();
+            self.write_id_list(lower, end, &self.bound_after(end, upper, bound));
+            if self.writer.len() <= capacity {
+                self.emitted_index = end;
+                self.close();
+                return Ok(());
+            }
+            self.rewind(attempt);
+            count -= 1;
+        }
+        if lower < upper && self.prev_bound.timestamp < self.items[lower].timestamp {
+            let attempt = self.mark();
+            self.write_id_list(
+                lower,
+                lower,
+                &Bound::at_timestamp(self.items[lower].timestamp),
+            );
+            if self.writer.len() <= capacity {
+                self.emitted_index = lower;
+                self.close();
+                return Ok(());
+            }
+            self.rewind(attempt);
+        }
+        self.rewind(start);
+        Err(Error::LimitExceeded(Limit::FrameSize))
+    }
+
+    /// The cheapest bound that ends an ID list of our items before `end` (within a range of
+    /// ours ending at `upper`, at `bound`): the next timestamp, with no ID prefix, when the
+    /// item after the list comes later; else the shortest bound before that item.
+    fn bound_after(&self, end: usize, upper: usize, bound: Bound) -> Bound {
+        let last = self.items[end - 1].timestamp;
+        let next = match end == upper {
+            true => bound.timestamp,
+            false => self.items[end].timestamp,
+        };
+        match (next > last, end == upper) {
+            (true, _) => Bound::at_timestamp(last + 1),
+            (false, true) => bound,
+            (false, false) => Bound::between(&self.items[end - 1], &self.items[end]),
+        }
     }
 
     /// Closes a cut message: one fingerprint up to infinity over everything not yet answered.
