@@ -381,9 +381,11 @@ impl Session {
     /// Initiator only: forgets the have/need IDs found so far, keeping the room they took, so
     /// that the lists hold only what later rounds find. For a node that acts on IDs as each
     /// round brings them (a microcontroller sending and asking for documents as it goes): its
-    /// memory is then bounded by a round's findings, not by the number of differences. An ID
-    /// is found once in an exchange with an honest peer; a faulty or hostile one can send an
-    /// ID again, and once forgotten it is listed again.
+    /// memory is then bounded by a round's findings, not by the number of differences. A
+    /// forgotten ID can be listed again: under frame limits a V1 peer's cut ends its message
+    /// with one fingerprint over everything after the cut, so ranges already settled there are
+    /// looked at again (and a faulty or hostile peer can repeat any ID). Act on IDs
+    /// idempotently.
     pub fn forget_ids(&mut self) -> Result<(), Error> {
         self.ensure_initiator()?;
         self.have.clear();

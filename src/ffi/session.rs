@@ -242,9 +242,11 @@ pub unsafe extern "C" fn negsync_session_need_ids(
 /// they took, so that `negsync_session_have_ids` and `negsync_session_need_ids` then list only
 /// what later rounds find. For firmware that acts on IDs as each round brings them: the session's
 /// memory is then bounded by one round's findings, not by the number of differences. The
-/// counts in `negsync_session_stats` still include forgotten IDs. An honest peer makes each ID
-/// found once per exchange; a faulty or hostile one can send an ID again, and once forgotten it
-/// is listed again. Allocates nothing. Invalidates the lists lent out before.
+/// counts in `negsync_session_stats` still include forgotten IDs (and count a forgotten ID again
+/// if it is listed again). A forgotten ID can be listed again: under frame limits a V1 peer's
+/// cut ends its message with one fingerprint over everything after the cut, so ranges already
+/// settled there are looked at again (and a faulty or hostile peer can repeat any ID). Act on
+/// IDs idempotently. Allocates nothing. Invalidates the lists lent out before.
 /// `NEGSYNC_WRONG_STATE` for a responder or a session that has not initiated.
 ///
 /// # Safety

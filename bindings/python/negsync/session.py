@@ -229,9 +229,10 @@ class Session(OwnedHandle):
         """Initiator only: forgets the have/need IDs found so far (read them first), so that
         ``have_ids`` and ``need_ids`` then hold only what later rounds find; ``stats`` still
         counts them. For a node that acts on IDs as each round brings them: the session's
-        memory is then bounded by one round's findings, not by the number of differences. An
-        honest peer makes each ID found once per exchange; a faulty or hostile one can send a
-        forgotten ID again. ``NEGSYNC_WRONG_STATE`` for a responder or before ``initiate()``.
+        memory is then bounded by one round's findings, not by the number of differences. A
+        forgotten ID can be listed again (under frame limits a V1 peer's cut makes it look at
+        settled ranges again; a faulty peer can repeat any ID): act on IDs idempotently.
+        ``NEGSYNC_WRONG_STATE`` for a responder or before ``initiate()``.
         """
         with self._lock:
             _ffi.lib.negsync_session_forget_ids(self._live_handle())
