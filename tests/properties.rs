@@ -85,6 +85,17 @@ fn check_exchange(
     Ok(())
 }
 
+/// `items` with `base` added to every timestamp.
+fn later(items: Vec<Item>, base: u64) -> Vec<Item> {
+    items
+        .into_iter()
+        .map(|item| Item {
+            timestamp: base + item.timestamp,
+            ..item
+        })
+        .collect()
+}
+
 fn small_limit(smallest: u64) -> impl Strategy<Value = u64> {
     prop_oneof![Just(smallest), smallest..200, Just(0u64), Just(4096u64),]
 }
@@ -108,10 +119,8 @@ proptest! {
         shared in clustered(80, 0), only_a in clustered(8, 0), only_b in clustered(8, 0),
         limit_a in small_limit(128), limit_b in small_limit(128),
     ) {
-        let at = |items: Vec<Item>| -> Vec<Item> {
-            items.into_iter().map(|item| Item { timestamp: base + item.timestamp, ..item }).collect()
-        };
-        check_exchange((&at(shared), &at(only_a), &at(only_b)), (limit_a, limit_b), false)?;
+        let (shared, only_a, only_b) = (later(shared, base), later(only_a, base), later(only_b, base));
+        check_exchange((&shared, &only_a, &only_b), (limit_a, limit_b), false)?;
     }
 
     /// Above that, the first bound of a message can take 10 bytes for its timestamp alone:
@@ -122,10 +131,8 @@ proptest! {
         shared in clustered(80, 0), only_a in clustered(8, 0), only_b in clustered(8, 0),
         limit_a in small_limit(132), limit_b in small_limit(132),
     ) {
-        let at = |items: Vec<Item>| -> Vec<Item> {
-            items.into_iter().map(|item| Item { timestamp: base + item.timestamp, ..item }).collect()
-        };
-        check_exchange((&at(shared), &at(only_a), &at(only_b)), (limit_a, limit_b), false)?;
+        let (shared, only_a, only_b) = (later(shared, base), later(only_a, base), later(only_b, base));
+        check_exchange((&shared, &only_a, &only_b), (limit_a, limit_b), false)?;
     }
 
     #[test]

@@ -274,23 +274,13 @@ impl<'e> Round<'e> {
     /// The first of our IDs in `lower..upper` that fit (at least one), ended at the shortest
     /// bound before the next item, then the cut.
     fn truncated_id_list(&mut self, lower: usize, upper: usize, bound: Bound) -> Result<(), Error> {
-        let capacity = self.framing.capacity();
         let start = self.mark();
         self.flush_skip();
-        let room = capacity.saturating_sub(self.writer.len());
-        let mut count = (room / ID_SIZE).min(upper - lower - 1);
-        while count > 0 {
-            let end = lower + count;
-            let bound = Bound::between(&self.items[end - 1], &self.items[end]);
-            let attempt = self.mark();
-            self.write_id_list(lower, end, &bound);
-            if self.writer.len() <= capacity {
-                self.emitted_index = end;
-                self.close();
-                return Ok(());
-            }
-            self.rewind(attempt);
-            count -= 1;
+        let most = upper - lower - 1;
+        let between =
+            |round: &Self, end: usize| Bound::between(&round.items[end - 1], &round.items[end]);
+        if self.id_list_prefix(lower, most, between) {
+            return Ok(());
         }
         self.rewind(start);
         self.cut_or_answer_start(lower, upper, bound)
@@ -381,19 +371,10 @@ impl<'e> Round<'e> {
         let capacity = self.framing.capacity();
         let start = self.mark();
         self.flush_skip();
-        let room = capacity.saturating_sub(self.writer.len());
-        let mut count = (room / ID_SIZE).min(upper - lower);
-        while count > 0 {
-            let end = lower + count;
-            let attempt = self.mark();
-            self.write_id_list(lower, end, &self.bound_after(end, upper, bound));
-            if self.writer.len() <= capacity {
-                self.emitted_index = end;
-                self.close();
-                return Ok(());
-            }
-            self.rewind(attempt);
-            count -= 1;
+        if self.id_list_prefix(lower, upper - lower, |round, end| {
+            round.bound_after(end, upper, bound)
+        }) {
+            return Ok(());
         }
         if lower < upper && self.prev_bound.timestamp < self.items[lower].timestamp {
             let attempt = self.mark();
@@ -411,6 +392,33 @@ impl<'e> Round<'e> {
         }
         self.rewind(start);
         Err(Error::LimitExceeded(Limit::FrameSize))
+    }
+
+    /// The longest ID list of our items from `lower` on (at most `most` of them, ended by
+    /// `bound_at(end)`) that fits, then the cut; false, with nothing written, when not one fits.
+    fn id_list_prefix(
+        &mut self,
+        lower: usize,
+        most: usize,
+        bound_at: impl Fn(&Self, usize) -> Bound,
+    ) -> bool {
+        let capacity = self.framing.capacity();
+        let room = capacity.saturating_sub(self.writer.len());
+        let mut count = (room / ID_SIZE).min(most);
+        while count > 0 {
+            let end = lower + count;
+            let attempt = self.mark();
+            let bound = bound_at(self, end);
+            self.write_id_list(lower, end, &bound);
+            if self.writer.len() <= capacity {
+                self.emitted_index = end;
+                self.close();
+                return true;
+            }
+            self.rewind(attempt);
+            count -= 1;
+        }
+        false
     }
 
     /// The cheapest bound that ends an ID list of our items before `end` (within a range of
