@@ -22,9 +22,9 @@ struct SetState {
     sealed: Snapshot,
     /// Items to add at the next seal; may repeat each other or items already sealed.
     inserts: Vec<Item>,
-    /// True while `inserts` is in protocol order (`insert_many` lays large batches down sorted),
-    /// so the seal need not sort it again.
-    inserts_sorted: bool,
+    /// How much of the seal's sorting `inserts` already has behind it (`insert_many` lays large
+    /// batches down sorted and knows whether they repeat an item).
+    arrangement: Arrangement,
     /// Items to drop at the next seal, applied after `inserts`. An insert takes its item back out
     /// of here, so whichever of insert/remove came last for an item decides.
     removals: BTreeSet<Item>,
@@ -41,7 +41,8 @@ impl ItemSet {
         let item = Item::new(timestamp, id)?;
         let mut state = self.state.lock();
         state.removals.remove(&item);
-        state.inserts_sorted &= state.inserts.last().is_none_or(|last| *last <= item);
+        let joined = Arrangement::joining(state.inserts.last(), &item);
+        state.arrangement = state.arrangement.min(joined);
         state.inserts.push(item);
         Ok(())
     }
@@ -81,18 +82,32 @@ impl ItemSet {
             None => state.extend((0..timestamps.len()).map(item_at)),
         }
         let batch = &mut state.inserts[start..];
-        match order {
-            Some(_) => batch
-                .chunk_by_mut(|a, b| a.timestamp == b.timestamp)
-                .filter(|run| run.len() > 1)
-                // One timestamp: the items' order is their IDs'.
-                .for_each(crate::id::sort_items),
-            None => crate::id::sort_items(batch),
+        let arranged = match order {
+            Some(order) => {
+                let mut repeats = false;
+                for run in order.ties() {
+                    // One timestamp: the items' order is their IDs'.
+                    let run = &mut batch[run];
+                    crate::id::sort_items(run);
+                    repeats |= run.windows(2).any(|pair| pair[0] == pair[1]);
+                }
+                if repeats {
+                    Arrangement::Sorted
+                } else {
+                    Arrangement::StrictlyIncreasing
+                }
+            }
+            None => {
+                crate::id::sort_items(batch);
+                Arrangement::Sorted
+            }
+        };
+        // In order as a whole only as far as the batch goes on from where the earlier inserts end.
+        if let Some(first) = state.inserts.get(start).copied() {
+            let joined =
+                Arrangement::joining(start.checked_sub(1).map(|i| &state.inserts[i]), &first);
+            state.arrangement = state.arrangement.min(joined).min(arranged);
         }
-        // Still in order as a whole only if the batch starts where the earlier inserts end.
-        let end = state.inserts.len();
-        state.inserts_sorted &=
-            start == 0 || start == end || state.inserts[start - 1] <= state.inserts[start];
         Ok(())
     }
 
@@ -113,8 +128,11 @@ impl ItemSet {
 
     fn extend_checked<I: IntoIterator<Item = Item>>(&self, items: I) {
         let mut state = self.state.lock();
+        let before = state.inserts.len();
         state.extend(items);
-        state.inserts_sorted &= state.inserts.is_empty();
+        if state.inserts.len() > before {
+            state.arrangement = Arrangement::Unordered;
+        }
     }
 
     /// Makes room for `additional` more inserts before the next seal, exactly.
@@ -157,7 +175,7 @@ impl Default for SetState {
         Self {
             sealed: Snapshot::default(),
             inserts: Vec::new(),
-            inserts_sorted: true,
+            arrangement: Arrangement::StrictlyIncreasing,
             removals: BTreeSet::new(),
         }
     }
@@ -184,10 +202,14 @@ impl SetState {
         }
         let mut inserts = mem::take(&mut self.inserts);
         let removals = mem::take(&mut self.removals);
-        if !mem::replace(&mut self.inserts_sorted, true) {
-            crate::id::sort_items(&mut inserts);
+        match mem::replace(&mut self.arrangement, Arrangement::StrictlyIncreasing) {
+            Arrangement::Unordered => {
+                crate::id::sort_items(&mut inserts);
+                inserts.dedup();
+            }
+            Arrangement::Sorted => inserts.dedup(),
+            Arrangement::StrictlyIncreasing => {}
         }
-        inserts.dedup();
         let base = self.sealed.items();
         let mut merged = if base.is_empty() && removals.is_empty() {
             inserts
@@ -200,6 +222,26 @@ impl SetState {
             merged.shrink_to_fit();
         }
         self.sealed = Snapshot::from_sorted_unique(merged);
+    }
+}
+
+/// What the seal still has to do to the pending inserts, least done first: sort and drop
+/// repeats, drop repeats, nothing.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
+enum Arrangement {
+    Unordered,
+    Sorted,
+    StrictlyIncreasing,
+}
+
+impl Arrangement {
+    /// How an item placed right after `last` (none: first of all) keeps the order.
+    fn joining(last: Option<&Item>, next: &Item) -> Self {
+        match last {
+            Some(last) if *last > *next => Self::Unordered,
+            Some(last) if *last == *next => Self::Sorted,
+            _ => Self::StrictlyIncreasing,
+        }
     }
 }
 
@@ -301,6 +343,70 @@ mod tests {
         set.insert_many(&[5, 4], &[[1; 32], [2; 32]].concat())
             .unwrap();
         assert_eq!(set.len(), 2);
+    }
+
+    #[test]
+    fn an_item_repeated_where_batches_meet_counts_once() {
+        let batch = |range: core::ops::Range<u64>| {
+            let timestamps: Vec<u64> = range.collect();
+            let ids: Vec<u8> = timestamps.iter().flat_map(|&t| id(t as u8).0).collect();
+            (timestamps, ids)
+        };
+        let set = ItemSet::new();
+        // Each batch is in order and free of repeats by itself: the seal may skip only what
+        // holds for all of them together.
+        let (timestamps, ids) = batch(0..5000);
+        set.insert_many(&timestamps, &ids).unwrap();
+        let (timestamps, ids) = batch(4999..10_000);
+        set.insert_many(&timestamps, &ids).unwrap();
+        set.insert(9999, id(9999u64 as u8)).unwrap();
+        let snapshot = set.snapshot();
+        assert_eq!(snapshot.len(), 10_000);
+        assert!(snapshot.items().windows(2).all(|pair| pair[0] < pair[1]));
+        // A batch that goes back below what came before.
+        let (timestamps, ids) = batch(20_000..25_000);
+        set.insert_many(&timestamps, &ids).unwrap();
+        let (timestamps, ids) = batch(15_000..20_001);
+        set.insert_many(&timestamps, &ids).unwrap();
+        let snapshot = set.snapshot();
+        assert_eq!(snapshot.len(), 20_000);
+        assert!(snapshot.items().windows(2).all(|pair| pair[0] < pair[1]));
+    }
+
+    #[test]
+    fn a_large_batch_alone_is_sealed_as_it_was_laid_down() {
+        let mut state = 0x51_7cc1_b727_220au64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        // Few timestamps: long runs of ties, sorted by ID after the copy. Many: short or none.
+        // Few IDs: most items repeat, and the seal must still drop them.
+        for (spread, few_ids) in [(3u64, false), (40, false), (1 << 30, false), (3, true)] {
+            let timestamps: Vec<u64> = (0..6000).map(|_| 100 + next() % spread).collect();
+            let ids: Vec<u8> = (0..6000)
+                .flat_map(|_| match few_ids {
+                    true => [(next() % 4) as u8; 32],
+                    false => core::array::from_fn(|_| next() as u8),
+                })
+                .collect();
+            let set = ItemSet::new();
+            set.insert_many(&timestamps, &ids).unwrap();
+            let mut expected: Vec<Item> = timestamps
+                .iter()
+                .zip(ids.chunks_exact(32))
+                .map(|(&timestamp, id)| Item {
+                    timestamp,
+                    id: Id(id.try_into().unwrap()),
+                })
+                .collect();
+            expected.sort();
+            expected.dedup();
+            assert_eq!(set.snapshot().items(), expected, "spread {spread}");
+            assert_eq!(expected.len() < 20, few_ids);
+        }
     }
 
     #[test]
