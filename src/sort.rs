@@ -15,6 +15,12 @@ use core::ops::Range;
 const RADIX_MIN_ITEMS: usize = 4096;
 /// The most bits sorted per pass: at most 2,048 counters a pass, which stay in the L1 cache.
 const MAX_DIGIT_BITS: u32 = 11;
+/// Keys in a bucket of the first pass, on average, when there are enough of them: 32 KB,
+/// which the further passes sort in the cache.
+const BUCKET_ITEMS: usize = 4096;
+/// A bucket this small is sorted by comparison: its radix passes would spend more on
+/// counters than on keys.
+const SMALL_BUCKET_ITEMS: usize = 256;
 
 /// A batch's items in ascending timestamp order (ties in position order): sorted keys that hold
 /// each item's timestamp, relative to the batch's smallest, in the high 32 bits and its position
@@ -95,56 +101,91 @@ impl TimestampOrder {
 }
 
 /// The keys of `timestamps` (each relative to `base`, spanning `bits` bits), sorted on their
-/// timestamp bits, stably, in as few passes of at most [`MAX_DIGIT_BITS`] as the span needs. All
-/// passes' counters are taken in one read of the timestamps, and the first pass makes the keys
-/// as it places them: no pass only to make them. The counters live on the heap: on a
-/// microcontroller's small stack they would not fit.
+/// timestamp bits, stably.
+///
+/// One pass through main memory places every key in its bucket by its top bits (at most
+/// [`MAX_DIGIT_BITS`]; about [`BUCKET_ITEMS`] keys a bucket), making the keys as it goes; each
+/// bucket is then sorted on its remaining bits while it sits in the cache. Passes over all the
+/// keys in memory (three for a 27-bit span) cost more than that one and a pass in the cache for
+/// each further digit.
 fn radix_sort(timestamps: &[u64], base: u64, bits: u32) -> Vec<u64> {
-    let passes = bits.div_ceil(MAX_DIGIT_BITS).max(1);
+    let wanted_buckets = (timestamps.len() / BUCKET_ITEMS).next_power_of_two();
+    let top_bits = if bits <= MAX_DIGIT_BITS {
+        bits
+    } else {
+        wanted_buckets.trailing_zeros().clamp(1, MAX_DIGIT_BITS)
+    };
+    let low_bits = bits - top_bits;
+    // `starts[d]` becomes where bucket `d` begins; the last entry is the end of all.
+    let mut starts = vec![0usize; (1 << top_bits) + 1];
+    for &timestamp in timestamps {
+        starts[(((timestamp - base) >> low_bits) + 1) as usize] += 1;
+    }
+    for bucket in 1..starts.len() {
+        starts[bucket] += starts[bucket - 1];
+    }
+    let mut next = starts.clone();
+    let mut keys = vec![0u64; timestamps.len()];
+    for (position, &timestamp) in timestamps.iter().enumerate() {
+        let relative = timestamp - base;
+        let slot = &mut next[(relative >> low_bits) as usize];
+        keys[*slot] = (relative << 32) | position as u64;
+        *slot += 1;
+    }
+    if low_bits > 0 {
+        let largest = starts.windows(2).map(|pair| pair[1] - pair[0]).max();
+        let mut scratch = vec![0u64; largest.unwrap_or(0)];
+        let mut counts = Vec::new();
+        for pair in starts.windows(2) {
+            let bucket = &mut keys[pair[0]..pair[1]];
+            let scratch = &mut scratch[..bucket.len()];
+            sort_low_bits(bucket, scratch, low_bits, &mut counts);
+        }
+    }
+    keys
+}
+
+/// Sorts one bucket's `keys` on their lowest `bits` timestamp bits, stably, through `scratch`
+/// (as long as `keys`), in passes of at most [`MAX_DIGIT_BITS`].
+fn sort_low_bits(keys: &mut [u64], scratch: &mut [u64], bits: u32, counts: &mut Vec<usize>) {
+    if keys.len() <= SMALL_BUCKET_ITEMS {
+        // Every key differs (its low half is a position), so any sort of the whole keys is the
+        // stable order by timestamp.
+        keys.sort_unstable();
+        return;
+    }
+    let passes = bits.div_ceil(MAX_DIGIT_BITS);
     let digit_bits = bits.div_ceil(passes);
     let buckets = 1usize << digit_bits;
     let mask = (buckets - 1) as u64;
-    let mut counts = vec![0usize; buckets * passes as usize];
-    for &timestamp in timestamps {
-        let relative = timestamp - base;
+    counts.clear();
+    counts.resize(buckets * passes as usize, 0);
+    for &key in keys.iter() {
         for pass in 0..passes {
-            let digit = ((relative >> (pass * digit_bits)) & mask) as usize;
+            let digit = ((key >> (32 + pass * digit_bits)) & mask) as usize;
             counts[pass as usize * buckets + digit] += 1;
         }
     }
-    for next in counts.chunks_exact_mut(buckets) {
+    let (mut source, mut target) = (keys, scratch);
+    for (pass, next) in counts.chunks_exact_mut(buckets).enumerate() {
         let mut total = 0;
         for slot in next.iter_mut() {
             let count = *slot;
             *slot = total;
             total += count;
         }
-    }
-    let mut passes_next = counts.chunks_exact_mut(buckets);
-    let mut keys = vec![0u64; timestamps.len()];
-    if let Some(next) = passes_next.next() {
-        for (position, &timestamp) in timestamps.iter().enumerate() {
-            let relative = timestamp - base;
-            let slot = &mut next[(relative & mask) as usize];
-            keys[*slot] = (relative << 32) | position as u64;
-            *slot += 1;
-        }
-    }
-    let mut spare = if passes > 1 {
-        vec![0u64; keys.len()]
-    } else {
-        Vec::new()
-    };
-    for (pass, next) in passes_next.enumerate() {
-        let shift = 32 + (pass as u32 + 1) * digit_bits;
-        for &key in &keys {
+        let shift = 32 + pass as u32 * digit_bits;
+        for &key in source.iter() {
             let slot = &mut next[((key >> shift) & mask) as usize];
-            spare[*slot] = key;
+            target[*slot] = key;
             *slot += 1;
         }
-        core::mem::swap(&mut keys, &mut spare);
+        core::mem::swap(&mut source, &mut target);
     }
-    keys
+    // After an odd number of passes the sorted keys are in the scratch.
+    if passes % 2 == 1 {
+        target.copy_from_slice(source);
+    }
 }
 
 #[cfg(test)]
@@ -160,16 +201,26 @@ mod tests {
             state ^= state << 17;
             state
         };
-        for (len, spread) in [
-            (10, 3),
-            (5000, 1),
-            (5000, 3),
-            (6000, 1 << 11),
-            (6000, 1 << 12),
-            (6000, 1 << 20),
-            (6000, 1 << 32),
+        // (items, spread, skewed): a skewed batch has most timestamps in a narrow band and a
+        // few far out, so most first-pass buckets are tiny and one holds nearly everything.
+        for (len, spread, skewed) in [
+            (10, 3, false),
+            (5000, 1, false),
+            (5000, 3, false),
+            (6000, 1 << 11, false),
+            (6000, 1 << 12, false),
+            (6000, 1 << 20, false),
+            (6000, 1 << 32, false),
+            (40_000, 1 << 24, false),
+            (40_000, 1 << 32, false),
+            (40_000, 1 << 27, true),
         ] {
-            let timestamps: Vec<u64> = (0..len).map(|_| 7_000 + next() % spread).collect();
+            let timestamps: Vec<u64> = (0..len)
+                .map(|i| match skewed && i % 500 != 0 {
+                    true => 7_000 + next() % 50_000,
+                    false => 7_000 + next() % spread,
+                })
+                .collect();
             let mut expected: Vec<usize> = (0..len).collect();
             expected.sort_by_key(|&i| timestamps[i]);
             match TimestampOrder::of(&timestamps) {
