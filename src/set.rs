@@ -66,39 +66,23 @@ impl ItemSet {
                 .try_into()
                 .unwrap_or_else(|_| panic!("32 bytes an item"))),
         };
-        // Ordered before the lock is taken: the copy below then lays the batch down sorted.
-        let order = crate::sort::TimestampOrder::of(timestamps);
+        // Sorted before the lock is taken, so that sessions and other writers wait only for
+        // the items to be handed over.
+        let sorted = crate::sort::sort_batch(timestamps, ids);
         let mut state = self.state.lock();
         let start = state.inserts.len();
-        match &order {
-            Some(order) => state.extend(order.iter().map(|(timestamp, position)| {
-                Item {
-                    timestamp,
-                    id: Id(ids[position * ID_SIZE..][..ID_SIZE]
-                        .try_into()
-                        .expect("32 bytes an item")),
-                }
-            })),
-            None => state.extend((0..timestamps.len()).map(item_at)),
-        }
-        let batch = &mut state.inserts[start..];
-        let arranged = match order {
-            Some(order) => {
-                let mut repeats = false;
-                for run in order.ties() {
-                    // One timestamp: the items' order is their IDs'.
-                    let run = &mut batch[run];
-                    crate::id::sort_items(run);
-                    repeats |= run.windows(2).any(|pair| pair[0] == pair[1]);
-                }
-                if repeats {
+        let arranged = match sorted {
+            Some(sorted) => {
+                state.append(sorted.items);
+                if sorted.repeats {
                     Arrangement::Sorted
                 } else {
                     Arrangement::StrictlyIncreasing
                 }
             }
             None => {
-                crate::id::sort_items(batch);
+                state.extend((0..timestamps.len()).map(item_at));
+                crate::id::sort_items(&mut state.inserts[start..]);
                 Arrangement::Sorted
             }
         };
@@ -193,6 +177,20 @@ impl SetState {
             self.inserts.extend(items.inspect(|item| {
                 removals.remove(item);
             }));
+        }
+    }
+
+    /// Appends a batch already made: taken as it is when nothing else is pending.
+    fn append(&mut self, items: Vec<Item>) {
+        if !self.removals.is_empty() {
+            items.iter().for_each(|item| {
+                self.removals.remove(item);
+            });
+        }
+        if self.inserts.is_empty() {
+            self.inserts = items;
+        } else {
+            self.inserts.extend_from_slice(&items);
         }
     }
 
