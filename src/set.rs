@@ -4,6 +4,7 @@ use alloc::collections::BTreeSet;
 use alloc::vec::Vec;
 use core::mem;
 
+use crate::engine::range_index::RangeIndex;
 use crate::error::Error;
 use crate::id::{ID_SIZE, Id, Item};
 use crate::lock::Lock;
@@ -25,6 +26,9 @@ struct SetState {
     /// How much of the seal's sorting `inserts` already has behind it (`insert_many` lays large
     /// batches down sorted and knows whether they repeat an item).
     arrangement: Arrangement,
+    /// The index of `inserts` as they are, when a large batch free of repeats made them from
+    /// nothing: it was built as the batch was sorted. Dropped by any other change.
+    inserts_index: Option<RangeIndex>,
     /// Items to drop at the next seal, applied after `inserts`. An insert takes its item back out
     /// of here, so whichever of insert/remove came last for an item decides.
     removals: BTreeSet<Item>,
@@ -43,6 +47,7 @@ impl ItemSet {
         state.removals.remove(&item);
         let joined = Arrangement::joining(state.inserts.last(), &item);
         state.arrangement = state.arrangement.min(joined);
+        state.inserts_index = None;
         state.inserts.push(item);
         Ok(())
     }
@@ -74,6 +79,7 @@ impl ItemSet {
         let arranged = match sorted {
             Some(sorted) => {
                 state.append(sorted.items);
+                state.inserts_index = (start == 0 && !sorted.repeats).then_some(sorted.index);
                 if sorted.repeats {
                     Arrangement::Sorted
                 } else {
@@ -81,6 +87,7 @@ impl ItemSet {
                 }
             }
             None => {
+                state.inserts_index = None;
                 state.extend((0..timestamps.len()).map(item_at));
                 crate::id::sort_items(&mut state.inserts[start..]);
                 Arrangement::Sorted
@@ -116,6 +123,7 @@ impl ItemSet {
         state.extend(items);
         if state.inserts.len() > before {
             state.arrangement = Arrangement::Unordered;
+            state.inserts_index = None;
         }
     }
 
@@ -160,6 +168,7 @@ impl Default for SetState {
             sealed: Snapshot::default(),
             inserts: Vec::new(),
             arrangement: Arrangement::StrictlyIncreasing,
+            inserts_index: None,
             removals: BTreeSet::new(),
         }
     }
@@ -198,6 +207,13 @@ impl SetState {
         if self.inserts.is_empty() && self.removals.is_empty() {
             return;
         }
+        // Made for the inserts alone, in order, free of repeats: of use when they are all the
+        // snapshot will hold.
+        let index = self.inserts_index.take().filter(|_| {
+            self.sealed.is_empty()
+                && self.removals.is_empty()
+                && self.arrangement == Arrangement::StrictlyIncreasing
+        });
         let mut inserts = mem::take(&mut self.inserts);
         let removals = mem::take(&mut self.removals);
         match mem::replace(&mut self.arrangement, Arrangement::StrictlyIncreasing) {
@@ -219,7 +235,10 @@ impl SetState {
         if merged.capacity() - merged.len() > merged.len() / 8 {
             merged.shrink_to_fit();
         }
-        self.sealed = Snapshot::from_sorted_unique(merged);
+        self.sealed = match index {
+            Some(index) => Snapshot::from_sorted_unique_indexed(merged, index),
+            None => Snapshot::from_sorted_unique(merged),
+        };
     }
 }
 
@@ -402,9 +421,43 @@ mod tests {
                 .collect();
             expected.sort();
             expected.dedup();
-            assert_eq!(set.snapshot().items(), expected, "spread {spread}");
+            let snapshot = set.snapshot();
+            assert_eq!(snapshot.items(), expected, "spread {spread}");
+            assert!(snapshot.range_index().describes(snapshot.items()));
             assert_eq!(expected.len() < 20, few_ids);
         }
+    }
+
+    #[test]
+    fn the_index_made_with_a_batch_is_used_only_for_the_batch_as_it_is() {
+        let timestamps: Vec<u64> = (0..5000).map(|i| i * 3).collect();
+        let ids: Vec<u8> = (0..5000u64).flat_map(|i| [i as u8; 32]).collect();
+        let item = |i: u64| (i * 3, id(i as u8));
+        // Each change after the batch makes the index it came with wrong for the snapshot.
+        let changes: [&dyn Fn(&ItemSet); 4] = [
+            &|set| set.remove(item(10).0, item(10).1),
+            &|set| set.insert(1, id(1)).unwrap(),
+            &|set| set.extend([Item::new(2, id(2)).unwrap()]).unwrap(),
+            &|set| set.insert_many(&[4; 4096], &[5; 4096 * 32]).unwrap(),
+        ];
+        for (case, change) in changes.iter().enumerate() {
+            let set = ItemSet::new();
+            set.insert_many(&timestamps, &ids).unwrap();
+            change(&set);
+            let snapshot = set.snapshot();
+            assert!(
+                snapshot.range_index().describes(snapshot.items()),
+                "case {case}"
+            );
+        }
+        // Into a set that already holds items, the batch is merged and indexed anew.
+        let set = ItemSet::new();
+        set.insert(7, id(7)).unwrap();
+        set.snapshot();
+        set.insert_many(&timestamps, &ids).unwrap();
+        let snapshot = set.snapshot();
+        assert_eq!(snapshot.len(), 5001);
+        assert!(snapshot.range_index().describes(snapshot.items()));
     }
 
     #[test]

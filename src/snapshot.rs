@@ -32,8 +32,15 @@ impl Snapshot {
 
     /// `items` must already be strictly increasing: the set's merge produces them so.
     pub(crate) fn from_sorted_unique(items: Vec<Item>) -> Self {
-        debug_assert!(items.windows(2).all(|pair| pair[0] < pair[1]));
         let index = RangeIndex::build(&items);
+        Self::from_sorted_unique_indexed(items, index)
+    }
+
+    /// As [`from_sorted_unique`](Self::from_sorted_unique), with the index already made of
+    /// exactly these items.
+    pub(crate) fn from_sorted_unique_indexed(items: Vec<Item>, index: RangeIndex) -> Self {
+        debug_assert!(items.windows(2).all(|pair| pair[0] < pair[1]));
+        debug_assert!(index.describes(&items));
         Self {
             sealed: Arc::new(Sealed { items, index }),
         }

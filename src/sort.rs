@@ -7,11 +7,13 @@
 //! thousand items, each filled front to back, so the writes stream too. Each bucket is then
 //! sorted while it sits in the cache: 8-byte keys (the timestamp's other bits and the item's
 //! place in the bucket) radix-sorted, the items moved once to where their keys ended, and runs
-//! of one timestamp (short in real sets) sorted by ID.
+//! of one timestamp (short in real sets) sorted by ID. Each sorted bucket is indexed for the
+//! snapshot there and then, while it is still in the cache.
 
 use alloc::vec;
 use alloc::vec::Vec;
 
+use crate::engine::range_index::{RangeIndex, RangeIndexBuilder};
 use crate::id::{ID_SIZE, Id, Item};
 
 /// Below this many items a comparison sort of the copied batch wins.
@@ -26,10 +28,12 @@ const BUCKET_ITEMS: usize = 2048;
 /// counters than on keys.
 const SMALL_BUCKET_ITEMS: usize = 256;
 
-/// A batch in protocol order, and whether it holds any item twice.
+/// A batch in protocol order, whether it holds any item twice, and its index (of use only
+/// when it holds no item twice and becomes a snapshot as it is).
 pub(crate) struct SortedBatch {
     pub(crate) items: Vec<Item>,
     pub(crate) repeats: bool,
+    pub(crate) index: RangeIndex,
 }
 
 /// The items of `timestamps` and `ids` (32 bytes each, back to back, as `insert_many` takes
@@ -83,10 +87,19 @@ pub(crate) fn sort_batch(timestamps: &[u64], ids: &[u8]) -> Option<SortedBatch> 
     let largest = starts.windows(2).map(|pair| pair[1] - pair[0]).max();
     let mut sorter = BucketSorter::new(largest.unwrap_or(0), base, low_bits);
     let mut repeats = false;
+    let mut index = RangeIndexBuilder::with_capacity(items.len());
     for pair in starts.windows(2) {
-        repeats |= sorter.sort(&mut items[pair[0]..pair[1]]);
+        let bucket = &mut items[pair[0]..pair[1]];
+        repeats |= sorter.sort(bucket);
+        // While the bucket is in the cache: indexing the batch at the seal would read all of
+        // it again from memory.
+        index.extend(bucket);
     }
-    Some(SortedBatch { items, repeats })
+    Some(SortedBatch {
+        items,
+        repeats,
+        index: index.finish(),
+    })
 }
 
 /// What sorting a bucket needs, kept from bucket to bucket.
@@ -269,6 +282,7 @@ mod tests {
                     assert_eq!(sorted.items, expected, "{case}");
                     let repeats = expected.windows(2).any(|pair| pair[0] == pair[1]);
                     assert_eq!(sorted.repeats, repeats, "{case}");
+                    assert!(sorted.index.describes(&sorted.items), "{case}");
                     assert_eq!(repeats, few_ids, "{case}: the case is as meant");
                 }
                 // Firmware builds always sort by comparison.

@@ -26,22 +26,15 @@ pub(crate) struct RangeIndex {
 
 impl RangeIndex {
     pub(crate) fn build(items: &[Item]) -> Self {
-        let mut samples = Vec::with_capacity(items.len() / SAMPLE_EVERY + 1);
-        let mut sum = IdSum::ZERO;
-        samples.push(sum);
-        for chunk in items.chunks_exact(SAMPLE_EVERY) {
-            chunk.iter().for_each(|item| sum.add_id(&item.id));
-            samples.push(sum);
-        }
-        let timestamps = items
-            .iter()
-            .step_by(SAMPLE_EVERY)
-            .map(|item| item.timestamp)
-            .collect();
-        Self {
-            samples,
-            timestamps,
-        }
+        let mut builder = RangeIndexBuilder::with_capacity(items.len());
+        builder.extend(items);
+        builder.finish()
+    }
+
+    /// True when this is the index [`build`](Self::build) makes of `items` (for checks).
+    pub(crate) fn describes(&self, items: &[Item]) -> bool {
+        let built = Self::build(items);
+        built.samples == self.samples && built.timestamps == self.timestamps
     }
 
     /// A position at or after `first` (and at most `end`) such that every item from `first` up
@@ -103,6 +96,51 @@ impl RangeIndex {
                 .for_each(|item| sum.add_id(&item.id));
             sum
         }
+    }
+}
+
+/// A [`RangeIndex`] made a stretch of items at a time, in protocol order: a large batch is
+/// indexed bucket by bucket as it is sorted, while each bucket is in the cache, instead of all
+/// read again from memory when the set seals.
+pub(crate) struct RangeIndexBuilder {
+    index: RangeIndex,
+    sum: IdSum,
+    items: usize,
+}
+
+impl RangeIndexBuilder {
+    pub(crate) fn with_capacity(items: usize) -> Self {
+        let mut samples = Vec::with_capacity(items / SAMPLE_EVERY + 1);
+        samples.push(IdSum::ZERO);
+        Self {
+            index: RangeIndex {
+                samples,
+                timestamps: Vec::with_capacity(items.div_ceil(SAMPLE_EVERY)),
+            },
+            sum: IdSum::ZERO,
+            items: 0,
+        }
+    }
+
+    /// The next items, in protocol order.
+    pub(crate) fn extend(&mut self, mut items: &[Item]) {
+        while let Some(first) = items.first() {
+            let offset = self.items % SAMPLE_EVERY;
+            if offset == 0 {
+                self.index.timestamps.push(first.timestamp);
+            }
+            let (part, rest) = items.split_at((SAMPLE_EVERY - offset).min(items.len()));
+            part.iter().for_each(|item| self.sum.add_id(&item.id));
+            self.items += part.len();
+            if self.items % SAMPLE_EVERY == 0 {
+                self.index.samples.push(self.sum);
+            }
+            items = rest;
+        }
+    }
+
+    pub(crate) fn finish(self) -> RangeIndex {
+        self.index
     }
 }
 
