@@ -402,24 +402,10 @@ mod tests {
         // Few timestamps: long runs of ties, sorted by ID after the copy. Many: short or none.
         // Few IDs: most items repeat, and the seal must still drop them.
         for (spread, few_ids) in [(3u64, false), (40, false), (1 << 30, false), (3, true)] {
-            let timestamps: Vec<u64> = (0..6000).map(|_| 100 + next() % spread).collect();
-            let ids: Vec<u8> = (0..6000)
-                .flat_map(|_| match few_ids {
-                    true => [(next() % 4) as u8; 32],
-                    false => core::array::from_fn(|_| next() as u8),
-                })
-                .collect();
+            let (timestamps, ids, mut expected) =
+                crate::sort::tests::random_batch(6000, spread, false, few_ids, &mut next);
             let set = ItemSet::new();
             set.insert_many(&timestamps, &ids).unwrap();
-            let mut expected: Vec<Item> = timestamps
-                .iter()
-                .zip(ids.chunks_exact(32))
-                .map(|(&timestamp, id)| Item {
-                    timestamp,
-                    id: Id(id.try_into().unwrap()),
-                })
-                .collect();
-            expected.sort();
             expected.dedup();
             let snapshot = set.snapshot();
             assert_eq!(snapshot.items(), expected, "spread {spread}");

@@ -221,8 +221,45 @@ fn sort_low_bits(keys: &mut [u64], scratch: &mut [u64], bits: u32, counts: &mut 
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+
+    /// A batch as `insert_many` takes it (timestamps, IDs back to back) and its items sorted,
+    /// repeats kept. Timestamps lie far from zero and across a power of two (buckets are cut
+    /// relative to the smallest timestamp, not at absolute bit boundaries) within `spread`; a
+    /// skewed batch has most in a narrow band and a few far out, so most first-pass buckets are
+    /// tiny and one holds nearly everything. With few IDs, items repeat.
+    pub(crate) fn random_batch(
+        len: usize,
+        spread: u64,
+        skewed: bool,
+        few_ids: bool,
+        next: &mut impl FnMut() -> u64,
+    ) -> (Vec<u64>, Vec<u8>, Vec<Item>) {
+        let base = (1u64 << 40) - 3_000;
+        let timestamps: Vec<u64> = (0..len)
+            .map(|i| match skewed && i % 500 != 0 {
+                true => base + next() % 50_000,
+                false => base + next() % spread,
+            })
+            .collect();
+        let ids: Vec<u8> = (0..len)
+            .flat_map(|_| match few_ids {
+                true => [(next() % 3) as u8; 32],
+                false => core::array::from_fn(|_| next() as u8),
+            })
+            .collect();
+        let mut sorted: Vec<Item> = timestamps
+            .iter()
+            .zip(ids.chunks_exact(32))
+            .map(|(&timestamp, id)| Item {
+                timestamp,
+                id: Id(id.try_into().unwrap()),
+            })
+            .collect();
+        sorted.sort();
+        (timestamps, ids, sorted)
+    }
 
     #[test]
     fn sorts_as_a_comparison_sort_does_and_finds_every_repeat() {
@@ -233,9 +270,7 @@ mod tests {
             state ^= state << 17;
             state
         };
-        // (items, spread, skewed, few IDs). A skewed batch has most timestamps in a narrow band
-        // and a few far out, so most first-pass buckets are tiny and one holds nearly
-        // everything. With few IDs, items repeat.
+        // (items, spread, skewed, few IDs): see `random_batch`.
         for (len, spread, skewed, few_ids) in [
             (10, 3, false, false),
             (5000, 1, false, false),
@@ -253,30 +288,7 @@ mod tests {
             (40_000, 1 << 27, true, true),
         ] {
             let case = format!("{len} items, spread {spread}, skewed {skewed}, few {few_ids}");
-            // Far from zero, and across a power of two: buckets are cut relative to the
-            // smallest timestamp, not at absolute bit boundaries.
-            let base = (1u64 << 40) - 3_000;
-            let timestamps: Vec<u64> = (0..len)
-                .map(|i| match skewed && i % 500 != 0 {
-                    true => base + next() % 50_000,
-                    false => base + next() % spread,
-                })
-                .collect();
-            let ids: Vec<u8> = (0..len)
-                .flat_map(|_| match few_ids {
-                    true => [(next() % 3) as u8; 32],
-                    false => core::array::from_fn(|_| next() as u8),
-                })
-                .collect();
-            let mut expected: Vec<Item> = timestamps
-                .iter()
-                .zip(ids.chunks_exact(32))
-                .map(|(&timestamp, id)| Item {
-                    timestamp,
-                    id: Id(id.try_into().unwrap()),
-                })
-                .collect();
-            expected.sort();
+            let (timestamps, ids, expected) = random_batch(len, spread, skewed, few_ids, &mut next);
             match sort_batch(&timestamps, &ids) {
                 Some(sorted) => {
                     assert_eq!(sorted.items, expected, "{case}");
