@@ -39,12 +39,15 @@ pub(crate) struct SortedBatch {
 /// The items of `timestamps` and `ids` (32 bytes each, back to back, as `insert_many` takes
 /// them) in protocol order, or `None` when the batch is small or its timestamps span more than
 /// 32 bits: then copy the batch as it is and sort it.
+///
+/// Besides the items and their index, the sort holds 16 bytes for each item of the largest
+/// bucket while it runs: some tens of kilobytes, unless the timestamps bunch up.
 pub(crate) fn sort_batch(timestamps: &[u64], ids: &[u8]) -> Option<SortedBatch> {
     // Firmware sets are small: the comparison sort serves them, and this stays out of flash.
     if cfg!(not(feature = "std"))
         || timestamps.len() < RADIX_MIN_ITEMS
         || u32::try_from(timestamps.len()).is_err()
-        || ids.len() != timestamps.len() * ID_SIZE
+        || Some(ids.len()) != timestamps.len().checked_mul(ID_SIZE)
     {
         return None;
     }
