@@ -168,6 +168,68 @@ proptest! {
         prop_assert_eq!(other.items(), &expected[..]);
     }
 
+    /// Large batches take `insert_many`'s bucket sort (4,096 items or more, timestamps spanning
+    /// at most 32 bits) or, over 32 bits, the comparison sort: either way the snapshot holds
+    /// what a set built item by item holds, after a second batch and removals too.
+    #[test]
+    fn large_batches_seal_as_items_inserted_one_by_one_do(
+        len in 4096usize..9000,
+        base in 0u64..(u64::MAX - (1u64 << 34)),
+        span_bits in 0u32..=34,
+        bunched in any::<bool>(),
+        id_pool in prop_oneof![Just(3u64), Just(300u64), Just(u64::MAX)],
+        seed in any::<u64>(),
+        second_len in prop_oneof![Just(0usize), 1usize..50, 4096usize..5000],
+        removed_every in prop_oneof![Just(0usize), 1usize..50],
+    ) {
+        let mut state = seed | 1;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let mut batch = |len: usize| {
+            let span = 1u64 << span_bits;
+            let timestamps: Vec<u64> = (0..len)
+                .map(|i| match bunched && i % 100 != 0 {
+                    // Most in one narrow band, a few spread: one bucket takes nearly all.
+                    true => base + next() % span.min(1000),
+                    false => base + next() % span,
+                })
+                .collect();
+            let ids: Vec<u8> = (0..len)
+                .flat_map(|_| {
+                    let id = next() % id_pool;
+                    let mut bytes = [0u8; 32];
+                    bytes[..8].copy_from_slice(&id.to_be_bytes());
+                    bytes[8..16].copy_from_slice(&(id ^ 0x5555).to_le_bytes());
+                    bytes
+                })
+                .collect();
+            (timestamps, ids)
+        };
+        let mut expected = BTreeSet::new();
+        let set = ItemSet::new();
+        for len in [len, second_len] {
+            let (timestamps, ids) = batch(len);
+            set.insert_many(&timestamps, &ids).unwrap();
+            for (&timestamp, id) in timestamps.iter().zip(ids.chunks_exact(32)) {
+                expected.insert(Item { timestamp, id: Id(id.try_into().unwrap()) });
+            }
+        }
+        if removed_every > 0 {
+            let removed: Vec<Item> = expected.iter().step_by(removed_every).copied().collect();
+            for item in removed {
+                set.remove(item.timestamp, item.id);
+                expected.remove(&item);
+            }
+        }
+        let expected: Vec<Item> = expected.into_iter().collect();
+        let snapshot = set.snapshot();
+        prop_assert_eq!(snapshot.items(), &expected[..]);
+    }
+
     #[test]
     fn a_snapshot_never_changes_after_it_is_taken(
         before in items(300), inserted in items(100), removed_every in 1usize..5,
