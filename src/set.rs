@@ -1,5 +1,6 @@
 //! The mutable item set: cheap inserts and removals, sealed into a [`Snapshot`] on demand.
 
+use alloc::boxed::Box;
 use alloc::collections::BTreeSet;
 use alloc::vec::Vec;
 use core::mem;
@@ -27,8 +28,9 @@ struct SetState {
     /// batches down sorted and knows whether they repeat an item).
     arrangement: Arrangement,
     /// The index of `inserts` as they are, when a large batch free of repeats made them from
-    /// nothing: it was built as the batch was sorted. Dropped by any other change.
-    inserts_index: Option<RangeIndex>,
+    /// nothing: it was built as the batch was sorted. Dropped by any other change. Boxed: a
+    /// firmware set never has one, and keeps 4 bytes for it rather than 24.
+    inserts_index: Option<Box<RangeIndex>>,
     /// Items to drop at the next seal, applied after `inserts`. An insert takes its item back out
     /// of here, so whichever of insert/remove came last for an item decides.
     removals: BTreeSet<Item>,
@@ -79,7 +81,7 @@ impl ItemSet {
         let arranged = match sorted {
             Some(sorted) => {
                 state.append(sorted.items);
-                state.inserts_index = (start == 0 && !sorted.repeats).then_some(sorted.index);
+                state.inserts_index = (start == 0 && !sorted.repeats).then(|| Box::new(sorted.index));
                 if sorted.repeats {
                     Arrangement::Sorted
                 } else {
@@ -236,7 +238,7 @@ impl SetState {
             merged.shrink_to_fit();
         }
         self.sealed = match index {
-            Some(index) => Snapshot::from_sorted_unique_indexed(merged, index),
+            Some(index) => Snapshot::from_sorted_unique_indexed(merged, *index),
             None => Snapshot::from_sorted_unique(merged),
         };
     }
