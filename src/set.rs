@@ -81,7 +81,8 @@ impl ItemSet {
         let arranged = match sorted {
             Some(sorted) => {
                 state.append(sorted.items);
-                state.inserts_index = (start == 0 && !sorted.repeats).then(|| Box::new(sorted.index));
+                state.inserts_index =
+                    (start == 0 && !sorted.repeats).then(|| Box::new(sorted.index));
                 if sorted.repeats {
                     Arrangement::Sorted
                 } else {
