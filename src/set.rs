@@ -27,9 +27,9 @@ struct SetState {
     /// How much of the seal's sorting `inserts` already has behind it (`insert_many` lays large
     /// batches down sorted and knows whether they repeat an item).
     arrangement: Arrangement,
-    /// The index of `inserts` as they are, when a large batch free of repeats made them from
-    /// nothing: it was built as the batch was sorted. Dropped by any other change. Boxed: a
-    /// firmware set never has one, and keeps 4 bytes for it rather than 24.
+    /// The index of a large batch free of repeats that made `inserts` from nothing, built as
+    /// the batch was sorted; the seal takes it only while it still covers every insert. Boxed:
+    /// a firmware set never has one, and keeps 4 bytes for it rather than 24.
     inserts_index: Option<Box<RangeIndex>>,
     /// Items to drop at the next seal, applied after `inserts`. An insert takes its item back out
     /// of here, so whichever of insert/remove came last for an item decides.
@@ -49,7 +49,6 @@ impl ItemSet {
         state.removals.remove(&item);
         let joined = Arrangement::joining(state.inserts.last(), &item);
         state.arrangement = state.arrangement.min(joined);
-        state.inserts_index = None;
         state.inserts.push(item);
         Ok(())
     }
@@ -90,7 +89,6 @@ impl ItemSet {
                 }
             }
             None => {
-                state.inserts_index = None;
                 state.extend((0..timestamps.len()).map(item_at));
                 crate::id::sort_items(&mut state.inserts[start..]);
                 Arrangement::Sorted
@@ -126,7 +124,6 @@ impl ItemSet {
         state.extend(items);
         if state.inserts.len() > before {
             state.arrangement = Arrangement::Unordered;
-            state.inserts_index = None;
         }
     }
 
@@ -194,15 +191,10 @@ impl SetState {
 
     /// Appends a batch already made: taken as it is when nothing else is pending.
     fn append(&mut self, items: Vec<Item>) {
-        if !self.removals.is_empty() {
-            items.iter().for_each(|item| {
-                self.removals.remove(item);
-            });
-        }
-        if self.inserts.is_empty() {
+        if self.inserts.is_empty() && self.removals.is_empty() {
             self.inserts = items;
         } else {
-            self.inserts.extend_from_slice(&items);
+            self.extend(items);
         }
     }
 
@@ -210,10 +202,12 @@ impl SetState {
         if self.inserts.is_empty() && self.removals.is_empty() {
             return;
         }
-        // Made for the inserts alone, in order, free of repeats: of use when they are all the
+        // Made for the first batch alone, in order, free of repeats: of use when nothing came
+        // after it (inserts only grow between seals, so the counts tell) and it is all the
         // snapshot will hold.
-        let index = self.inserts_index.take().filter(|_| {
-            self.sealed.is_empty()
+        let index = self.inserts_index.take().filter(|index| {
+            index.items() == self.inserts.len()
+                && self.sealed.is_empty()
                 && self.removals.is_empty()
                 && self.arrangement == Arrangement::StrictlyIncreasing
         });
@@ -423,9 +417,11 @@ mod tests {
         let ids: Vec<u8> = (0..5000u64).flat_map(|i| [i as u8; 32]).collect();
         let item = |i: u64| (i * 3, id(i as u8));
         // Each change after the batch makes the index it came with wrong for the snapshot.
-        let changes: [&dyn Fn(&ItemSet); 4] = [
+        let changes: [&dyn Fn(&ItemSet); 5] = [
             &|set| set.remove(item(10).0, item(10).1),
             &|set| set.insert(1, id(1)).unwrap(),
+            // After the batch's last item: still in order, but not what the index covers.
+            &|set| set.insert(u64::MAX - 1, id(1)).unwrap(),
             &|set| set.extend([Item::new(2, id(2)).unwrap()]).unwrap(),
             &|set| set.insert_many(&[4; 4096], &[5; 4096 * 32]).unwrap(),
         ];
