@@ -207,17 +207,11 @@ mod tests {
     /// Whichever sort the build uses (a heap sort without std), the order is the protocol's.
     #[test]
     fn items_and_positions_sort_like_the_standard_sort() {
-        let mut state = 0x2545_f491_u32;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 17;
-            state ^= state << 5;
-            state
-        };
+        let mut next = crate::test_rng::xorshift64(0x2545_f491);
         for len in [0usize, 1, 2, 3, 7, 16, 33, 100, 257] {
             let items: Vec<Item> = (0..len)
                 .map(|_| Item {
-                    timestamp: u64::from(next() % 5),
+                    timestamp: next() % 5,
                     id: Id([(next() % 4) as u8; 32]),
                 })
                 .collect();

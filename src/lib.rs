@@ -48,6 +48,8 @@ mod session;
 mod set;
 mod snapshot;
 mod sort;
+#[cfg(test)]
+mod test_rng;
 pub mod wire;
 
 pub mod ffi;

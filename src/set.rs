@@ -389,13 +389,7 @@ mod tests {
 
     #[test]
     fn a_large_batch_alone_is_sealed_as_it_was_laid_down() {
-        let mut state = 0x51_7cc1_b727_220au64;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut next = crate::test_rng::xorshift64(0x51_7cc1_b727_220a);
         // Few timestamps: long runs of ties, sorted by ID after the copy. Many: short or none.
         // Few IDs: most items repeat, and the seal must still drop them.
         for (spread, few_ids) in [(3u64, false), (40, false), (1 << 30, false), (3, true)] {
@@ -447,13 +441,7 @@ mod tests {
 
     #[test]
     fn large_batches_are_sorted_as_they_enter_and_mix_with_other_inserts() {
-        let mut state = 0x9e37_79b9u64;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut next = crate::test_rng::xorshift64(0x9e37_79b9);
         for spread in [1u64, 5, 1 << 20, 1 << 40] {
             let set = ItemSet::new();
             let mut expected = alloc::collections::BTreeSet::new();

@@ -266,13 +266,7 @@ pub(crate) mod tests {
 
     #[test]
     fn sorts_as_a_comparison_sort_does_and_finds_every_repeat() {
-        let mut state = 0x2545_f491_4f6c_dd1du64;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut next = crate::test_rng::xorshift64(0x2545_f491_4f6c_dd1d);
         // (items, spread, skewed, few IDs): see `random_batch`.
         for (len, spread, skewed, few_ids) in [
             (10, 3, false, false),

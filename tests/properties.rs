@@ -4,7 +4,7 @@ mod common;
 
 use std::collections::BTreeSet;
 
-use common::{assert_exactly, difference, run_exchange};
+use common::{Rng, assert_exactly, difference, run_exchange};
 use negsync::{Id, Item, ItemSet};
 use proptest::prelude::*;
 
@@ -182,25 +182,19 @@ proptest! {
         second_len in prop_oneof![Just(0usize), 1usize..50, 4096usize..5000],
         removed_every in prop_oneof![Just(0usize), 1usize..50],
     ) {
-        let mut state = seed | 1;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut rng = Rng::new(seed);
         let mut batch = |len: usize| {
             let span = 1u64 << span_bits;
             let timestamps: Vec<u64> = (0..len)
                 .map(|i| match bunched && i % 100 != 0 {
                     // Most in one narrow band, a few spread: one bucket takes nearly all.
-                    true => base + next() % span.min(1000),
-                    false => base + next() % span,
+                    true => base + rng.below(span.min(1000)),
+                    false => base + rng.below(span),
                 })
                 .collect();
             let ids: Vec<u8> = (0..len)
                 .flat_map(|_| {
-                    let id = next() % id_pool;
+                    let id = rng.below(id_pool);
                     let mut bytes = [0u8; 32];
                     bytes[..8].copy_from_slice(&id.to_be_bytes());
                     bytes[8..16].copy_from_slice(&(id ^ 0x5555).to_le_bytes());

@@ -108,13 +108,8 @@ mod tests {
 
     #[test]
     fn every_lane_equals_the_scalar_compression() {
-        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
-        let mut next_byte = move || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed as u8
-        };
+        let mut next = crate::test_rng::xorshift64(0x9e37_79b9_7f4a_7c15);
+        let mut next_byte = move || next() as u8;
         let initial: [u32; 8] = core::array::from_fn(|i| 0x0101_0101 * (i as u32 + 1));
         for _ in 0..20 {
             let blocks: [[u8; 64]; LANES] =
