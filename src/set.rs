@@ -28,9 +28,9 @@ struct SetState {
     /// batches down sorted and knows whether they repeat an item).
     arrangement: Arrangement,
     /// The index of a large batch free of repeats that made `inserts` from nothing, built as
-    /// the batch was sorted; the seal takes it only while it still covers every insert. Boxed:
-    /// a firmware set never has one, and keeps 4 bytes for it rather than 24.
-    inserts_index: Option<Box<RangeIndex>>,
+    /// the batch was sorted, and how many items it covers; the seal takes it only while that is
+    /// every insert. Boxed: a firmware set never has one, and keeps 4 bytes for it, not 28.
+    inserts_index: Option<Box<(RangeIndex, usize)>>,
     /// Items to drop at the next seal, applied after `inserts`. An insert takes its item back out
     /// of here, so whichever of insert/remove came last for an item decides.
     removals: BTreeSet<Item>,
@@ -80,8 +80,8 @@ impl ItemSet {
         let arranged = match sorted {
             Some(sorted) => {
                 state.append(sorted.items);
-                state.inserts_index =
-                    (start == 0 && !sorted.repeats).then(|| Box::new(sorted.index));
+                state.inserts_index = (start == 0 && !sorted.repeats)
+                    .then(|| Box::new((sorted.index, state.inserts.len())));
                 if sorted.repeats {
                     Arrangement::Sorted
                 } else {
@@ -205,8 +205,8 @@ impl SetState {
         // Made for the first batch alone, in order, free of repeats: of use when nothing came
         // after it (inserts only grow between seals, so the counts tell) and it is all the
         // snapshot will hold.
-        let index = self.inserts_index.take().filter(|index| {
-            index.items() == self.inserts.len()
+        let index = self.inserts_index.take().filter(|pending| {
+            pending.1 == self.inserts.len()
                 && self.sealed.is_empty()
                 && self.removals.is_empty()
                 && self.arrangement == Arrangement::StrictlyIncreasing
@@ -233,7 +233,7 @@ impl SetState {
             merged.shrink_to_fit();
         }
         self.sealed = match index {
-            Some(index) => Snapshot::from_sorted_unique_indexed(merged, *index),
+            Some(pending) => Snapshot::from_sorted_unique_indexed(merged, pending.0),
             None => Snapshot::from_sorted_unique(merged),
         };
     }
@@ -407,6 +407,7 @@ mod tests {
 
     #[test]
     fn the_index_made_with_a_batch_is_used_only_for_the_batch_as_it_is() {
+        use crate::engine::range_index::SAMPLE_EVERY;
         let timestamps: Vec<u64> = (0..5000).map(|i| i * 3).collect();
         let ids: Vec<u8> = (0..5000u64).flat_map(|i| [i as u8; 32]).collect();
         let item = |i: u64| (i * 3, id(i as u8));
@@ -414,8 +415,13 @@ mod tests {
         let changes: [&dyn Fn(&ItemSet); 5] = [
             &|set| set.remove(item(10).0, item(10).1),
             &|set| set.insert(1, id(1)).unwrap(),
-            // After the batch's last item: still in order, but not what the index covers.
-            &|set| set.insert(u64::MAX - 1, id(1)).unwrap(),
+            // After the batch's last item: still in order, but not what the index covers (as
+            // many as fill the index's next sample, so that the samples differ).
+            &|set| {
+                for byte in 1..=SAMPLE_EVERY as u8 {
+                    set.insert(u64::MAX - 1, id(byte)).unwrap();
+                }
+            },
             &|set| set.extend([Item::new(2, id(2)).unwrap()]).unwrap(),
             &|set| set.insert_many(&[4; 4096], &[5; 4096 * 32]).unwrap(),
         ];

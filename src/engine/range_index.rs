@@ -22,8 +22,6 @@ pub(crate) const SAMPLE_EVERY: usize = if cfg!(feature = "std") { 16 } else { 64
 pub(crate) struct RangeIndex {
     samples: Vec<IdSum>,
     timestamps: Vec<u64>,
-    /// How many items it was built on.
-    items: usize,
 }
 
 impl RangeIndex {
@@ -36,14 +34,7 @@ impl RangeIndex {
     /// True when this is the index [`build`](Self::build) makes of `items` (for checks).
     pub(crate) fn describes(&self, items: &[Item]) -> bool {
         let built = Self::build(items);
-        built.samples == self.samples
-            && built.timestamps == self.timestamps
-            && built.items == self.items
-    }
-
-    /// How many items it was built on.
-    pub(crate) fn items(&self) -> usize {
-        self.items
+        built.samples == self.samples && built.timestamps == self.timestamps
     }
 
     /// A position at or after `first` (and at most `end`) such that every item from `first` up
@@ -114,6 +105,7 @@ impl RangeIndex {
 pub(crate) struct RangeIndexBuilder {
     index: RangeIndex,
     sum: IdSum,
+    items: usize,
 }
 
 impl RangeIndexBuilder {
@@ -124,23 +116,23 @@ impl RangeIndexBuilder {
             index: RangeIndex {
                 samples,
                 timestamps: Vec::with_capacity(items.div_ceil(SAMPLE_EVERY)),
-                items: 0,
             },
             sum: IdSum::ZERO,
+            items: 0,
         }
     }
 
     /// The next items, in protocol order.
     pub(crate) fn extend(&mut self, mut items: &[Item]) {
         while let Some(first) = items.first() {
-            let offset = self.index.items % SAMPLE_EVERY;
+            let offset = self.items % SAMPLE_EVERY;
             if offset == 0 {
                 self.index.timestamps.push(first.timestamp);
             }
             let (part, rest) = items.split_at((SAMPLE_EVERY - offset).min(items.len()));
             part.iter().for_each(|item| self.sum.add_id(&item.id));
-            self.index.items += part.len();
-            if self.index.items % SAMPLE_EVERY == 0 {
+            self.items += part.len();
+            if self.items % SAMPLE_EVERY == 0 {
                 self.index.samples.push(self.sum);
             }
             items = rest;
